@@ -1,0 +1,257 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Compiled route matcher: the same contract and walk as `_router_py.py`.
+
+The table is copied into typed C-level node objects once, at construction; `match`
+then walks the path string by index (no `str.split`), checks `int` segments with a
+C loop and builds the params dict only on success.
+
+Keep in sync with _router_py.py.
+"""
+
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.ref cimport PyObject
+from cpython.unicode cimport PyUnicode_Substring
+
+cdef extern from "Python.h":
+    Py_ssize_t PyUnicode_FindChar(object, Py_UCS4, Py_ssize_t, Py_ssize_t, int) except -2
+    Py_ssize_t PyUnicode_Tailmatch(object, object, Py_ssize_t, Py_ssize_t, int) except -1
+    Py_ssize_t PyUnicode_Find(object, object, Py_ssize_t, Py_ssize_t, int) except -2
+
+FOUND = 0
+METHOD_NOT_ALLOWED = 1
+NOT_FOUND = 2
+
+# NOTE: converter kinds, as in bare.converters.
+cdef enum:
+    KIND_STR = 0
+    KIND_INT = 1
+    MAX_INT_DIGITS = 18
+
+cdef object _NO_MATCH = object()
+cdef tuple _NOT_FOUND_RESULT = (NOT_FOUND, None, None)
+cdef str _HEAD = "HEAD"
+cdef str _GET = "GET"
+cdef str _ANY = "*"
+
+
+cdef class _Slot:
+    cdef int kind
+    cdef object convert
+
+    def __cinit__(self, tuple plain):
+        self.kind = plain[0]
+        self.convert = plain[1]
+
+
+cdef class _Leaf:
+    cdef dict handlers
+    cdef tuple allow
+
+    def __cinit__(self, tuple plain):
+        self.handlers = plain[0]
+        self.allow = plain[1]
+
+
+cdef class _Mixed:
+    cdef tuple literals
+    cdef list slots
+    cdef _Node child
+
+
+cdef class _Param:
+    cdef _Slot slot
+    cdef _Node child
+
+
+cdef class _Node:
+    cdef dict static
+    cdef list mixed
+    cdef list params
+    cdef _Leaf rest
+    cdef _Leaf leaf
+
+    def __cinit__(self, dict plain):
+        cdef _Mixed mixed
+        cdef _Param param
+        self.static = {key: _Node(value) for key, value in plain["static"].items()}
+        self.mixed = []
+        for literals, slots, child in plain["mixed"]:
+            mixed = _Mixed.__new__(_Mixed)
+            mixed.literals = literals
+            mixed.slots = [_Slot(slot) for slot in slots]
+            mixed.child = _Node(child)
+            self.mixed.append(mixed)
+        self.params = []
+        for slot, child in plain["params"]:
+            param = _Param.__new__(_Param)
+            param.slot = _Slot(slot)
+            param.child = _Node(child)
+            self.params.append(param)
+        self.rest = _Leaf(plain["rest"][1]) if plain["rest"] is not None else None
+        self.leaf = _Leaf(plain["leaf"]) if plain["leaf"] is not None else None
+
+
+cdef inline object _pick(dict handlers, str method):
+    cdef PyObject* handler = PyDict_GetItem(handlers, method)
+    if handler == NULL and method == _HEAD:
+        handler = PyDict_GetItem(handlers, _GET)
+    if handler == NULL:
+        handler = PyDict_GetItem(handlers, _ANY)
+    if handler == NULL:
+        return None
+    return <object>handler
+
+
+cdef object _convert(_Slot slot, str segment):
+    """The converted value, or _NO_MATCH when the converter rejects the segment."""
+    cdef Py_ssize_t length
+    cdef long long number = 0
+    cdef Py_UCS4 ch
+    if slot.kind == KIND_STR:
+        return segment
+    if slot.kind == KIND_INT:
+        length = len(segment)
+        if length > MAX_INT_DIGITS:
+            return _NO_MATCH
+        for ch in segment:
+            if ch < 48 or ch > 57:  # '0'..'9'
+                return _NO_MATCH
+            number = number * 10 + (<long long>ch - 48)
+        return number
+    try:
+        return slot.convert(segment)
+    except ValueError:
+        return _NO_MATCH
+
+
+cdef bint _split_mixed(_Mixed mixed, str segment, list values) except -1:
+    # NOTE: same split as _router_py._split_mixed: interior text found from the right.
+    cdef tuple literals = mixed.literals
+    cdef str first = literals[0]
+    cdef str last = literals[len(literals) - 1]
+    cdef str literal
+    cdef Py_ssize_t count = len(mixed.slots)
+    cdef Py_ssize_t start = len(first)
+    cdef Py_ssize_t high = len(segment) - len(last)
+    cdef Py_ssize_t pos, k
+    cdef list pieces
+    cdef object value
+    if high - start < count:
+        return False
+    if not PyUnicode_Tailmatch(segment, first, 0, start, -1):
+        return False
+    if not PyUnicode_Tailmatch(segment, last, high, len(segment), 1):
+        return False
+    pieces = [None] * count
+    for k in range(count - 1, 0, -1):
+        literal = literals[k]
+        pos = PyUnicode_Find(segment, literal, start + 1, high - 1, -1)
+        if pos == -1:
+            return False
+        pieces[k] = PyUnicode_Substring(segment, pos + len(literal), high)
+        high = pos
+    if high <= start:
+        return False
+    pieces[0] = PyUnicode_Substring(segment, start, high)
+    for k in range(count):
+        value = _convert(<_Slot>mixed.slots[k], <str>pieces[k])
+        if value is _NO_MATCH:
+            return False
+        pieces[k] = value
+    values.extend(pieces)
+    return True
+
+
+cdef object _walk(_Node node, str path, Py_ssize_t pos, Py_ssize_t length,
+                  list values, str method, list partial):
+    # `pos` is where the current segment starts; pos > length: no segment left.
+    cdef object handler
+    cdef Py_ssize_t end
+    cdef str segment
+    cdef PyObject* child
+    cdef _Mixed mixed
+    cdef _Param param
+    cdef object value
+    cdef Py_ssize_t count
+    if pos > length:
+        if node.leaf is not None:
+            handler = _pick(node.leaf.handlers, method)
+            if handler is not None:
+                return handler
+            partial.append(node.leaf.allow)
+        return None
+    end = PyUnicode_FindChar(path, u'/', pos, length, 1)
+    if end == -1:
+        end = length
+    segment = PyUnicode_Substring(path, pos, end)
+    if node.static:
+        child = PyDict_GetItem(node.static, segment)
+        if child != NULL:
+            handler = _walk(<_Node>child, path, end + 1, length, values, method, partial)
+            if handler is not None:
+                return handler
+    if end > pos:  # parameters never match an empty segment
+        for mixed in node.mixed:
+            if _split_mixed(mixed, segment, values):
+                handler = _walk(mixed.child, path, end + 1, length, values, method, partial)
+                if handler is not None:
+                    return handler
+                count = len(mixed.slots)
+                del values[len(values) - count:]
+        for param in node.params:
+            value = _convert(param.slot, segment)
+            if value is not _NO_MATCH:
+                values.append(value)
+                handler = _walk(param.child, path, end + 1, length, values, method, partial)
+                if handler is not None:
+                    return handler
+                values.pop()
+    if node.rest is not None:
+        handler = _pick(node.rest.handlers, method)
+        if handler is not None:
+            values.append(PyUnicode_Substring(path, pos, length))
+            return handler
+        partial.append(node.rest.allow)
+    return None
+
+
+cdef class Matcher:
+    """Matches request paths against a route table; see `bare._router_py.Matcher`."""
+
+    cdef dict _static
+    cdef _Node _root
+
+    def __init__(self, dict table):
+        self._static = table["static"]
+        self._root = _Node(table["root"])
+
+    cpdef tuple match(self, str method, str path):
+        cdef PyObject* leaf
+        cdef object handler
+        cdef list values
+        cdef list partial
+        cdef tuple names
+        cdef dict params
+        cdef Py_ssize_t i
+        # PERF: fully literal paths first, as in the pure twin.
+        leaf = PyDict_GetItem(self._static, path)
+        if leaf != NULL:
+            handler = _pick(<dict>(<tuple>leaf)[0], method)
+            if handler is not None:
+                return (FOUND, (<tuple>handler)[0], {})
+        if len(path) == 0 or path[0] != u'/':
+            return _NOT_FOUND_RESULT
+        values = []
+        partial = []
+        handler = _walk(self._root, path, 1, len(path), values, method, partial)
+        if handler is not None:
+            names = (<tuple>handler)[1]
+            params = {}
+            for i in range(len(names)):
+                PyDict_SetItem(params, names[i], values[i])
+            return (FOUND, (<tuple>handler)[0], params)
+        if not partial:
+            return _NOT_FOUND_RESULT
+        if len(partial) == 1:
+            return (METHOD_NOT_ALLOWED, partial[0], None)
+        return (METHOD_NOT_ALLOWED, tuple(sorted(set().union(*partial))), None)

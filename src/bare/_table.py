@@ -1,0 +1,168 @@
+"""Builds the plain-data route table that both matchers walk.
+
+Everything about patterns, precedence and conflicts is decided here, once; the
+compiled matcher (`_router.pyx`) and its pure twin (`_router_py.py`) only walk the
+result. The table is made of dicts, lists, tuples, strings, ints and callables:
+
+    table = {"root": Node, "static": {full_path: Leaf}}
+    Node  = {
+        "static": {segment_text: Node},                  # literal segments
+        "mixed":  [(literals, slots, Node), ...],        # text + params in one segment
+        "params": [(slot, Node), ...],                   # typed first, `str` last
+        "rest":   (slot, Leaf) | None,                   # `{name:path}`, always last
+        "leaf":   Leaf | None,                           # a pattern ends here
+    }
+    slot  = (kind, convert)   # kind from bare.converters; convert(segment) or None
+    Leaf  = (handlers, allow) # handlers: {method: (target, param_names)}
+                              # allow: sorted tuple of methods for the Allow header
+
+Lists are already in precedence order. A handler under the method "*" answers any
+method (mounts use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._templates import Literal, Mixed, Param, PathTemplate, RouteError
+from .converters import KIND_OTHER, KIND_PATH, Converter
+
+__all__ = ["ANY_METHOD", "RouteConflictError", "TableBuilder", "TableEntry", "build_table"]
+
+ANY_METHOD = "*"
+
+
+class RouteConflictError(RouteError):
+    """Two routes claim the same method on equivalent patterns."""
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One pattern, the methods it answers and what a match returns."""
+
+    template: PathTemplate
+    methods: tuple[str, ...]
+    target: Any
+    label: str
+
+
+@dataclass
+class _Leaf:
+    handlers: dict[str, tuple[Any, tuple[str, ...]]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def plain(self) -> tuple[dict[str, tuple[Any, tuple[str, ...]]], tuple[str, ...]]:
+        methods = {m for m in self.handlers if m != ANY_METHOD}
+        if "GET" in methods:
+            methods.add("HEAD")
+        methods.add("OPTIONS")
+        return dict(self.handlers), tuple(sorted(methods))
+
+
+@dataclass
+class _Node:
+    static: dict[str, _Node] = field(default_factory=dict)
+    mixed: dict[tuple[Any, ...], tuple[Mixed, _Node]] = field(default_factory=dict)
+    params: dict[str, tuple[Converter, _Node]] = field(default_factory=dict)
+    rest: _Leaf | None = None
+    rest_converter: Converter | None = None
+    leaf: _Leaf | None = None
+
+
+def _slot(converter: Converter) -> tuple[int, Any]:
+    return (converter.kind, converter.convert if converter.kind == KIND_OTHER else None)
+
+
+class TableBuilder:
+    """Collects entries, raising on conflicts as they are added; `table()` builds the data."""
+
+    def __init__(self) -> None:
+        self._root = _Node()
+
+    def add(self, entry: TableEntry) -> None:
+        """Add an entry; `RouteConflictError` naming both routes if it clashes."""
+        leaf = _insert(self._root, entry.template)
+        clashes = [m for m in entry.methods if m in leaf.handlers]
+        if clashes:
+            method = clashes[0]
+            raise RouteConflictError(
+                f"{entry.label} conflicts with {leaf.labels[method]}: "
+                f"same method {method} and an equivalent pattern"
+            )
+        for method in entry.methods:
+            leaf.handlers[method] = (entry.target, entry.template.param_names)
+            leaf.labels[method] = entry.label
+
+    def table(self) -> dict[str, Any]:
+        static: dict[str, Any] = {}
+        return {"root": _plain(self._root, "", static), "static": static}
+
+
+def build_table(entries: Iterable[TableEntry]) -> dict[str, Any]:
+    """Build the table of `entries` in one go (see `TableBuilder`)."""
+    builder = TableBuilder()
+    for entry in entries:
+        builder.add(entry)
+    return builder.table()
+
+
+def _insert(root: _Node, template: PathTemplate) -> _Leaf:
+    node = root
+    for segment in template.segments:
+        if isinstance(segment, Literal):
+            node = node.static.setdefault(segment.text, _Node())
+        elif isinstance(segment, Param) and segment.converter.kind == KIND_PATH:
+            # The parser guarantees a `path` parameter is the whole last segment.
+            if node.rest is None:
+                node.rest = _Leaf()
+                node.rest_converter = segment.converter
+            return node.rest
+        elif isinstance(segment, Param):
+            name = segment.converter.name
+            if name not in node.params:
+                node.params[name] = (segment.converter, _Node())
+            node = node.params[name][1]
+        else:
+            key = segment.key()
+            if key not in node.mixed:
+                node.mixed[key] = (segment, _Node())
+            node = node.mixed[key][1]
+    if node.leaf is None:
+        node.leaf = _Leaf()
+    return node.leaf
+
+
+def _mixed_order(item: tuple[Mixed, _Node]) -> tuple[Any, ...]:
+    segment = item[0]
+    converters = tuple((p.converter.priority, p.converter.name) for p in segment.params)
+    return (-sum(map(len, segment.literals)), converters, segment.literals)
+
+
+def _plain(node: _Node, path: str | None, static: dict[str, Any]) -> dict[str, Any]:
+    """Turn a build node into plain data; record fully literal paths in `static`.
+
+    `path` is the literal path leading here, or None once a parameter was crossed.
+    """
+    leaf = node.leaf.plain() if node.leaf is not None else None
+    if leaf is not None and path is not None:
+        static[path or "/"] = leaf
+    mixed = sorted(node.mixed.values(), key=_mixed_order)
+    params = sorted(node.params.values(), key=lambda item: (item[0].priority, item[0].name))
+    rest = None
+    if node.rest is not None and node.rest_converter is not None:
+        rest = (_slot(node.rest_converter), node.rest.plain())
+    return {
+        "static": {
+            text: _plain(child, None if path is None else f"{path}/{text}", static)
+            for text, child in node.static.items()
+        },
+        "mixed": [
+            (segment.literals, tuple(_slot(p.converter) for p in segment.params), _plain(child, None, static))
+            for segment, child in mixed
+        ],
+        "params": [(_slot(converter), _plain(child, None, static)) for converter, child in params],
+        "rest": rest,
+        "leaf": leaf,
+    }

@@ -1,0 +1,36 @@
+"""Exceptions a handler raises to answer with an HTTP error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+__all__ = ["HTTPException"]
+
+
+class HTTPException(Exception):
+    """Raise to answer with `status`; `detail` goes to the client, so keep it safe to show.
+
+    `detail` defaults to the status phrase (`404` -> "Not Found").
+    """
+
+    def __init__(
+        self, status: int, detail: Any = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        if detail is None:
+            try:
+                detail = HTTPStatus(status).phrase
+            except ValueError:
+                detail = "Error"
+        super().__init__(status, detail)
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers) if headers else None
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, detail={self.detail!r})"
