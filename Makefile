@@ -41,7 +41,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy
-	$(VENV)/bin/cython-lint src/bare
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/cython-lint --max-line-length 100 src/bare
 
 annotate: install
 	$(VENV)/bin/cython -a src/bare/_router.pyx

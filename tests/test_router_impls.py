@@ -15,7 +15,9 @@ def endpoint(request: Any) -> None:
     """A handler; routes are told apart by their names."""
 
 
-def build(make_router: Callable[..., Router], routes: list[tuple[str, str, str]], **options: Any) -> Router:
+def build(
+    make_router: Callable[..., Router], routes: list[tuple[str, str, str]], **options: Any
+) -> Router:
     router = make_router(**options)
     for method, path, name in routes:
         router.add_route(path, endpoint, [method], name=name)
@@ -64,7 +66,9 @@ def test_matching_backtracks_to_a_less_specific_branch(make_router: Callable[...
     assert resolve(router, "GET", "/a/z/d") == (NOT_FOUND, None, None)
 
 
-def test_backtracking_drops_params_of_abandoned_branches(make_router: Callable[..., Router]) -> None:
+def test_backtracking_drops_params_of_abandoned_branches(
+    make_router: Callable[..., Router],
+) -> None:
     router = build(
         make_router,
         [("GET", "/{a:int}/{b}/x", "int_branch"), ("GET", "/{a}/{b}/y", "str_branch")],
@@ -80,8 +84,16 @@ def test_backtracking_drops_params_of_abandoned_branches(make_router: Callable[.
         ("/i/{v:int}", "/i/123456789012345678", {"v": 123456789012345678}),
         ("/f/{v:float}", "/f/1.5", {"v": 1.5}),
         ("/f/{v:float}", "/f/3", {"v": 3.0}),
-        ("/u/{v:uuid}", "/u/3b241101-e2bb-4255-8caf-4136c566a962", {"v": uuid.UUID("3b241101-e2bb-4255-8caf-4136c566a962")}),
-        ("/u/{v:uuid}", "/u/3B241101-E2BB-4255-8CAF-4136C566A962", {"v": uuid.UUID("3b241101-e2bb-4255-8caf-4136c566a962")}),
+        (
+            "/u/{v:uuid}",
+            "/u/3b241101-e2bb-4255-8caf-4136c566a962",
+            {"v": uuid.UUID("3b241101-e2bb-4255-8caf-4136c566a962")},
+        ),
+        (
+            "/u/{v:uuid}",
+            "/u/3B241101-E2BB-4255-8CAF-4136C566A962",
+            {"v": uuid.UUID("3b241101-e2bb-4255-8caf-4136c566a962")},
+        ),
         ("/s/{v:slug}", "/s/hello-world_2", {"v": "hello-world_2"}),
         ("/s/{v}", "/s/caf\u00e9 \u2603", {"v": "caf\u00e9 \u2603"}),
         ("/s/{v}", "/s/a%2Fb", {"v": "a%2Fb"}),
@@ -162,7 +174,11 @@ def test_more_literal_text_wins_among_mixed_segments(make_router: Callable[..., 
 def test_typed_params_are_tried_in_priority_order(make_router: Callable[..., Router]) -> None:
     router = build(
         make_router,
-        [("GET", "/t/{v:slug}", "slug"), ("GET", "/t/{v:float}", "float"), ("GET", "/t/{v:int}", "int")],
+        [
+            ("GET", "/t/{v:slug}", "slug"),
+            ("GET", "/t/{v:float}", "float"),
+            ("GET", "/t/{v:int}", "int"),
+        ],
     )
     assert resolve(router, "GET", "/t/7") == (FOUND, "int", {"v": 7})
     assert resolve(router, "GET", "/t/7.5") == (FOUND, "float", {"v": 7.5})
@@ -172,8 +188,12 @@ def test_typed_params_are_tried_in_priority_order(make_router: Callable[..., Rou
 # -- methods ------------------------------------------------------------------------
 
 
-def test_wrong_method_gives_405_with_every_allowed_method(make_router: Callable[..., Router]) -> None:
-    router = build(make_router, [("GET", "/items/{id}", "get"), ("DELETE", "/items/{id}", "delete")])
+def test_wrong_method_gives_405_with_every_allowed_method(
+    make_router: Callable[..., Router],
+) -> None:
+    router = build(
+        make_router, [("GET", "/items/{id}", "get"), ("DELETE", "/items/{id}", "delete")]
+    )
     assert resolve(router, "POST", "/items/1") == (
         METHOD_NOT_ALLOWED,
         ("DELETE", "GET", "HEAD", "OPTIONS"),
@@ -193,12 +213,16 @@ def test_allow_is_the_union_over_every_matching_pattern(make_router: Callable[..
 
 
 def test_get_answers_head_and_an_explicit_head_wins(make_router: Callable[..., Router]) -> None:
-    router = build(make_router, [("GET", "/a", "get_a"), ("GET", "/b", "get_b"), ("HEAD", "/b", "head_b")])
+    router = build(
+        make_router, [("GET", "/a", "get_a"), ("GET", "/b", "get_b"), ("HEAD", "/b", "head_b")]
+    )
     assert resolve(router, "HEAD", "/a") == (FOUND, "get_a", {})
     assert resolve(router, "HEAD", "/b") == (FOUND, "head_b", {})
 
 
-def test_options_is_reported_as_allowed_unless_registered(make_router: Callable[..., Router]) -> None:
+def test_options_is_reported_as_allowed_unless_registered(
+    make_router: Callable[..., Router],
+) -> None:
     router = build(make_router, [("POST", "/a", "post_a"), ("OPTIONS", "/b", "options_b")])
     assert resolve(router, "OPTIONS", "/a") == (METHOD_NOT_ALLOWED, ("OPTIONS", "POST"), None)
     assert resolve(router, "OPTIONS", "/b") == (FOUND, "options_b", {})
@@ -251,7 +275,9 @@ def test_root_route(make_router: Callable[..., Router]) -> None:
 # -- odd and hostile paths ---------------------------------------------------------------
 
 
-def test_percent_encoded_and_unicode_paths_match_as_given(make_router: Callable[..., Router]) -> None:
+def test_percent_encoded_and_unicode_paths_match_as_given(
+    make_router: Callable[..., Router],
+) -> None:
     router = build(make_router, [("GET", "/caf\u00e9/{x}", "cafe"), ("GET", "/100%/{x}", "pct")])
     assert resolve(router, "GET", "/caf\u00e9/\u2603") == (FOUND, "cafe", {"x": "\u2603"})
     assert resolve(router, "GET", "/100%/%20") == (FOUND, "pct", {"x": "%20"})
@@ -319,8 +345,16 @@ def test_many_routes(make_router: Callable[..., Router]) -> None:
     for i in (0, 617, 1249):
         assert resolve(router, "GET", f"/static{i}/page") == (FOUND, f"static{i}", {})
         assert resolve(router, "GET", f"/r{i}/5") == (FOUND, f"int{i}", {"id": 5})
-        assert resolve(router, "POST", f"/r{i}/5/items/x") == (FOUND, f"item{i}", {"id": 5, "item": "x"})
-        assert resolve(router, "GET", f"/r{i}/a.b") == (FOUND, f"file{i}", {"name": "a", "ext": "b"})
+        assert resolve(router, "POST", f"/r{i}/5/items/x") == (
+            FOUND,
+            f"item{i}",
+            {"id": 5, "item": "x"},
+        )
+        assert resolve(router, "GET", f"/r{i}/a.b") == (
+            FOUND,
+            f"file{i}",
+            {"name": "a", "ext": "b"},
+        )
     assert resolve(router, "GET", "/r1250/5") == (NOT_FOUND, None, None)
 
 

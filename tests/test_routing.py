@@ -97,8 +97,14 @@ def test_url_path_for_uses_converters_and_quotes() -> None:
     router.add_route("/static/{p:path}", handler, name="static")
     router.add_route("/u/{id:uuid}", handler, name="by_uuid")
     router.add_route("/caf\u00e9", handler, name="cafe")
-    assert router.url_path_for("file", user_id=7, name="my report", ext="pdf") == "/users/7/files/my%20report.pdf"
-    assert router.url_path_for("file", user_id=7, name="a?c#d", ext="x") == "/users/7/files/a%3Fc%23d.x"
+    assert (
+        router.url_path_for("file", user_id=7, name="my report", ext="pdf")
+        == "/users/7/files/my%20report.pdf"
+    )
+    assert (
+        router.url_path_for("file", user_id=7, name="a?c#d", ext="x")
+        == "/users/7/files/a%3Fc%23d.x"
+    )
     # A `/` could not come back as one segment: refused rather than quoted.
     with pytest.raises(NoMatchFound, match="not a valid 'str' value"):
         router.url_path_for("file", user_id=7, name="a/b", ext="x")
@@ -198,12 +204,17 @@ def test_mount_under_a_root_path(asgi_call: Call) -> None:
     assert asgi_call(app, "GET", "/sub/x", root_path="/proxy").body == b"/proxy/sub"
 
 
-def test_unnamed_mount_routes_are_found_by_name() -> None:
+def test_unnamed_mount_routes_are_found_by_name(asgi_call: Call) -> None:
     child = Bare()
-    child.add_route("/y/{n:int}", handler, name="why")
+
+    @child.get("/y/{n:int}", name="why")
+    async def why(request: Any) -> Any:
+        return request.path_params
+
     app = Bare()
     app.mount("/m/{tenant}", child)
     assert app.url_path_for("why", tenant="acme", n=2) == "/m/acme/y/2"
+    assert asgi_call(app, "GET", "/m/acme/y/2").body == b'{"tenant":"acme","n":2}'
 
 
 def test_a_route_beats_a_mount_on_its_own_path(asgi_call: Call) -> None:

@@ -16,8 +16,13 @@ def probe(value: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "BARE_NO_EXTENSIONS"}
     if value is not None:
         env["BARE_NO_EXTENSIONS"] = value
-    code = "import bare, bare.routing as r; print(bare.COMPILED, bare.implementations(), type(r.Router().http_matcher()).__module__)"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    code = (
+        "import bare, bare.routing as r; "
+        "print(bare.COMPILED, bare.implementations(), type(r.Router().http_matcher()).__module__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -54,5 +59,5 @@ def test_version_names_the_live_path() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bare", "--version"], capture_output=True, text=True, timeout=60
     )
-    mode = "compiled" if bare.COMPILED else "pure Python"
-    assert done.stdout.strip() == f"bare {bare.__version__} ({mode}: router={'c' if bare.COMPILED else 'py'})"
+    mode, kind = ("compiled", "c") if bare.COMPILED else ("pure Python", "py")
+    assert done.stdout.strip() == f"bare {bare.__version__} ({mode}: router={kind})"

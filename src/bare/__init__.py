@@ -7,7 +7,15 @@ from .converters import Converter, register_converter
 from .exceptions import HTTPException
 from .requests import Request
 from .responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from .routing import Mount, NoMatchFound, Route, RouteConflictError, RouteError, Router, WebSocketRoute
+from .routing import (
+    Mount,
+    NoMatchFound,
+    Route,
+    RouteConflictError,
+    RouteError,
+    Router,
+    WebSocketRoute,
+)
 from .websockets import WebSocket, WebSocketDisconnect
 
 __all__ = [

@@ -40,7 +40,9 @@ def print_routes(app: Any) -> None:
             rows.append(("*", (route.path or "") + "/...", route.name or "", repr(route.app)))
             continue
         methods = ",".join(route.methods) if isinstance(route, Route) else "WEBSOCKET"
-        handler = f"{route.endpoint.__module__}.{getattr(route.endpoint, '__qualname__', route.name)}"
+        handler = (
+            f"{route.endpoint.__module__}.{getattr(route.endpoint, '__qualname__', route.name)}"
+        )
         rows.append((methods, route.path, route.name, handler))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:

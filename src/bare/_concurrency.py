@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import contextvars
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 

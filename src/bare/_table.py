@@ -159,7 +159,11 @@ def _plain(node: _Node, path: str | None, static: dict[str, Any]) -> dict[str, A
             for text, child in node.static.items()
         },
         "mixed": [
-            (segment.literals, tuple(_slot(p.converter) for p in segment.params), _plain(child, None, static))
+            (
+                segment.literals,
+                tuple(_slot(p.converter) for p in segment.params),
+                _plain(child, None, static),
+            )
             for segment, child in mixed
         ],
         "params": [(_slot(converter), _plain(child, None, static)) for converter, child in params],

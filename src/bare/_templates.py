@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 from urllib.parse import quote
 
 from .converters import KIND_PATH, Converter, get_converter
@@ -55,7 +55,7 @@ class Mixed:
         return ("M", self.literals, tuple(p.converter.name for p in self.params))
 
 
-Segment = Union[Literal, Param, Mixed]
+Segment = Literal | Param | Mixed
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,9 @@ def _param_to_url(template: str, param: Param, value: Any) -> str:
     except ValueError:
         valid = False
     if not valid:
-        raise ValueError(f"{template}: {param.name}={value!r} is not a valid {converter.name!r} value")
+        raise ValueError(
+            f"{template}: {param.name}={value!r} is not a valid {converter.name!r} value"
+        )
     safe = _PATH_SAFE if converter.kind == KIND_PATH else _SEGMENT_SAFE
     return quote(text, safe=safe)
 
@@ -140,7 +142,9 @@ def parse_template(template: str) -> PathTemplate:
         params = tuple(_make_param(template, text) for text in pieces[1::2])
         for param in params:
             if param.name in names:
-                raise RouteError(f"route pattern {template!r} uses the parameter {param.name!r} twice")
+                raise RouteError(
+                    f"route pattern {template!r} uses the parameter {param.name!r} twice"
+                )
             names.append(param.name)
             if param.converter.kind == KIND_PATH and (
                 index != len(raw_segments) - 1 or len(params) != 1 or any(literals)
@@ -190,7 +194,9 @@ def _make_param(template: str, text: str) -> Param:
     if not name:
         raise RouteError(f"route pattern {template!r} has a parameter with an empty name")
     if not name.isidentifier():
-        raise RouteError(f"route pattern {template!r}: parameter name {name!r} is not an identifier")
+        raise RouteError(
+            f"route pattern {template!r}: parameter name {name!r} is not an identifier"
+        )
     if sep and not converter_name:
         raise RouteError(f"route pattern {template!r}: parameter {name!r} has an empty converter")
     converter_name = converter_name or "str"

@@ -172,7 +172,8 @@ class Bare:
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         code, target, params = self.router.resolve(method, path)
         if code == FOUND:
-            scope["path_params"] = params
+            outer = scope.get("path_params")
+            scope["path_params"] = {**outer, **params} if outer else params  # under a mount
             started = False
 
             async def tracking_send(message: Message) -> None:

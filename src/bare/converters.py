@@ -114,7 +114,14 @@ def _str_to_url(value: Any) -> str:
 _HEX = "[0-9a-fA-F]"
 _builtins = (
     Converter("str", "[^/]+", str, _str_to_url, priority=1000, kind=KIND_STR),
-    Converter("int", f"[0-9]{{1,{MAX_INT_DIGITS}}}", _int_to_python, _int_to_url, priority=10, kind=KIND_INT),
+    Converter(
+        "int",
+        f"[0-9]{{1,{MAX_INT_DIGITS}}}",
+        _int_to_python,
+        _int_to_url,
+        priority=10,
+        kind=KIND_INT,
+    ),
     Converter("float", "[0-9]+(?:\\.[0-9]+)?", _float_to_python, _float_to_url, priority=20),
     Converter(
         "uuid",
@@ -149,7 +156,9 @@ def register_converter(
     if name in BUILTIN_NAMES:
         raise ValueError(f"converter {name!r} is built in and cannot be replaced")
     if "/" in regex:
-        raise ValueError(f"converter {name!r}: a segment never contains '/', drop it from {regex!r}")
+        raise ValueError(
+            f"converter {name!r}: a segment never contains '/', drop it from {regex!r}"
+        )
     converter = Converter(name, regex, to_python, to_url, priority=priority)
     _registry[name] = converter
     return converter

@@ -79,13 +79,18 @@ class Response:
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """The ASGI header list, with `content-length` added where a body is allowed."""
         raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in self.headers]
-        if self.status >= 200 and self.status not in _NO_BODY_STATUSES:
-            if not any(n == "content-length" for n, _ in self.headers):
-                raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
+        if (
+            self.status >= 200
+            and self.status not in _NO_BODY_STATUSES
+            and not any(n == "content-length" for n, _ in self.headers)
+        ):
+            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
         return raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.raw_headers()})
+        await send(
+            {"type": "http.response.start", "status": self.status, "headers": self.raw_headers()}
+        )
         no_body = scope.get("method") == "HEAD" or self.status in _NO_BODY_STATUSES
         await send({"type": "http.response.body", "body": b"" if no_body else self.body})
 

@@ -72,7 +72,9 @@ class Route:
         self.path = path
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
-        self.methods: tuple[str, ...] = tuple(dict.fromkeys(m.upper() for m in (methods or ["GET"])))
+        self.methods: tuple[str, ...] = tuple(
+            dict.fromkeys(m.upper() for m in (methods or ["GET"]))
+        )
         if not self.methods:
             raise RouteError(f"route {path!r} answers no method")
         self.name = name if name is not None else _endpoint_name(endpoint)
@@ -114,7 +116,8 @@ class Mount:
         self.name = name
         # `/prefix` itself and `/prefix/anything`; the root mount only needs the latter.
         self.templates = tuple(
-            parse_template(t) for t in ((prefix,) if prefix else ()) + (f"{prefix}/{{{MOUNT_REST}:path}}",)
+            parse_template(t)
+            for t in ((prefix,) if prefix else ()) + (f"{prefix}/{{{MOUNT_REST}:path}}",)
         )
         self.template = self.templates[0]
 
@@ -207,7 +210,9 @@ class Router:
         for route in router.routes:
             copy: Route | WebSocketRoute | Mount
             if isinstance(route, Route):
-                copy = Route(prefix + route.path, route.endpoint, methods=route.methods, name=route.name)
+                copy = Route(
+                    prefix + route.path, route.endpoint, methods=route.methods, name=route.name
+                )
             elif isinstance(route, WebSocketRoute):
                 copy = WebSocketRoute(prefix + route.path, route.endpoint, name=route.name)
             else:
@@ -331,7 +336,9 @@ class Router:
             raise NoMatchFound(f"no route {name!r} takes these parameters: {'; '.join(problems)}")
         raise NoMatchFound(f"no route named {name!r}")
 
-    def _mount_path_for(self, mount: Mount, name: str, params: dict[str, Any], problems: list[str]) -> str | None:
+    def _mount_path_for(
+        self, mount: Mount, name: str, params: dict[str, Any], problems: list[str]
+    ) -> str | None:
         prefix_names = set(mount.template.param_names)
         prefix_params = {k: v for k, v in params.items() if k in prefix_names}
         child_params = {k: v for k, v in params.items() if k not in prefix_names}
@@ -374,4 +381,3 @@ def location_for(scope: Scope, path: str) -> str:
     if query:
         location += "?" + quote(query.decode("latin-1"), safe=_QUERY_SAFE)
     return location
-

@@ -80,7 +80,9 @@ class WebSocket:
         await self._send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any) -> None:
-        await self.send_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str))
+        await self.send_text(
+            json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+        )
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self.closed:
