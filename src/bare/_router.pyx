@@ -26,6 +26,7 @@ cdef enum:
     KIND_STR = 0
     KIND_INT = 1
     MAX_INT_DIGITS = 18
+    SMALL_NODE = 32  # up to this many literal children, scan instead of hashing
 
 cdef object _NO_MATCH = object()
 cdef tuple _NOT_FOUND_RESULT = (NOT_FOUND, None, None)
@@ -65,6 +66,9 @@ cdef class _Param:
 
 cdef class _Node:
     cdef dict static
+    cdef tuple static_keys
+    cdef tuple static_nodes
+    cdef Py_ssize_t nstatic
     cdef list mixed
     cdef list params
     cdef _Leaf rest
@@ -74,6 +78,9 @@ cdef class _Node:
         cdef _Mixed mixed
         cdef _Param param
         self.static = {key: _Node(value) for key, value in plain["static"].items()}
+        self.static_keys = tuple(self.static)
+        self.static_nodes = tuple(self.static.values())
+        self.nstatic = len(self.static)
         self.mixed = []
         for literals, slots, child in plain["mixed"]:
             mixed = _Mixed.__new__(_Mixed)
@@ -89,6 +96,25 @@ cdef class _Node:
             self.params.append(param)
         self.rest = _Leaf(plain["rest"][1]) if plain["rest"] is not None else None
         self.leaf = _Leaf(plain["leaf"]) if plain["leaf"] is not None else None
+
+
+cdef inline object _static_child(_Node node, str path, Py_ssize_t pos, Py_ssize_t end):
+    """The literal child for path[pos:end], or None."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t size = end - pos
+    cdef str key
+    cdef PyObject* child
+    if node.nstatic == 0:
+        return None
+    if node.nstatic <= SMALL_NODE:
+        # PERF: compare in place; no substring to allocate and hash.
+        for i in range(node.nstatic):
+            key = <str>node.static_keys[i]
+            if len(key) == size and PyUnicode_Tailmatch(path, key, pos, end, -1):
+                return node.static_nodes[i]
+        return None
+    child = PyDict_GetItem(node.static, PyUnicode_Substring(path, pos, end))
+    return <object>child if child != NULL else None
 
 
 cdef inline object _pick(dict handlers, str method):
@@ -168,7 +194,7 @@ cdef object _walk(_Node node, str path, Py_ssize_t pos, Py_ssize_t length,
     cdef object handler
     cdef Py_ssize_t end
     cdef str segment
-    cdef PyObject* child
+    cdef object child
     cdef _Mixed mixed
     cdef _Param param
     cdef object value
@@ -183,14 +209,13 @@ cdef object _walk(_Node node, str path, Py_ssize_t pos, Py_ssize_t length,
     end = PyUnicode_FindChar(path, u'/', pos, length, 1)
     if end == -1:
         end = length
-    segment = PyUnicode_Substring(path, pos, end)
-    if node.static:
-        child = PyDict_GetItem(node.static, segment)
-        if child != NULL:
-            handler = _walk(<_Node>child, path, end + 1, length, values, method, partial)
-            if handler is not None:
-                return handler
-    if end > pos:  # parameters never match an empty segment
+    child = _static_child(node, path, pos, end)
+    if child is not None:
+        handler = _walk(<_Node>child, path, end + 1, length, values, method, partial)
+        if handler is not None:
+            return handler
+    if end > pos and (node.mixed or node.params):  # parameters never match an empty segment
+        segment = PyUnicode_Substring(path, pos, end)
         for mixed in node.mixed:
             if _split_mixed(mixed, segment, values):
                 handler = _walk(mixed.child, path, end + 1, length, values, method, partial)
@@ -229,7 +254,7 @@ cdef class Matcher:
         cdef PyObject* leaf
         cdef object handler
         cdef list values
-        cdef list partial
+        cdef list partial = None
         cdef tuple names
         cdef dict params
         cdef Py_ssize_t i
@@ -242,8 +267,11 @@ cdef class Matcher:
         if len(path) == 0 or path[0] != u'/':
             return _NOT_FOUND_RESULT
         values = []
-        partial = []
-        handler = _walk(self._root, path, 1, len(path), values, method, partial)
+        handler = self._first_branch(method, path, values)
+        if handler is None:
+            values = []
+            partial = []
+            handler = _walk(self._root, path, 1, len(path), values, method, partial)
         if handler is not None:
             names = (<tuple>handler)[1]
             params = {}
@@ -255,3 +283,33 @@ cdef class Matcher:
         if len(partial) == 1:
             return (METHOD_NOT_ALLOWED, partial[0], None)
         return (METHOD_NOT_ALLOWED, tuple(sorted(set().union(*partial))), None)
+
+    cdef object _first_branch(self, str method, str path, list values):
+        """The walk's first branch, in a loop (see the pure twin); None where it must choose."""
+        cdef _Node node = self._root
+        cdef _Param param
+        cdef Py_ssize_t length = len(path)
+        cdef Py_ssize_t pos = 1
+        cdef Py_ssize_t end
+        cdef object child
+        cdef object value
+        while pos <= length:
+            end = PyUnicode_FindChar(path, u'/', pos, length, 1)
+            if end == -1:
+                end = length
+            child = _static_child(node, path, pos, end)
+            if child is not None:
+                node = <_Node>child
+            else:
+                if node.mixed or not node.params or end == pos:
+                    return None
+                param = <_Param>node.params[0]
+                value = _convert(param.slot, PyUnicode_Substring(path, pos, end))
+                if value is _NO_MATCH:
+                    return None
+                values.append(value)
+                node = param.child
+            pos = end + 1
+        if node.leaf is None:
+            return None
+        return _pick(node.leaf.handlers, method)

@@ -123,7 +123,8 @@ def _walk(
     if index == len(segments):
         leaf = node.leaf
         if leaf is not None:
-            handler = _pick(leaf[0], method)
+            # PERF: the common case of _pick, inlined.
+            handler = leaf[0].get(method) or _pick(leaf[0], method)
             if handler is not None:
                 return handler
             partial.append(leaf[1])
@@ -142,7 +143,8 @@ def _walk(
                     return handler
                 del values[len(values) - len(slots) :]
         for kind, convert, child in node.params:
-            value = _convert(kind, convert, segment)
+            # PERF: `str` parameters skip the _convert call.
+            value = segment if kind == _KIND_STR else _convert(kind, convert, segment)
             if value is not _NO_MATCH:
                 values.append(value)
                 handler = _walk(child, segments, index + 1, values, method, partial)
@@ -178,9 +180,32 @@ class Matcher:
                 return (FOUND, handler[0], {})
         if not path.startswith("/"):
             return _NOT_FOUND_RESULT
+        segments = path[1:].split("/")
         values: list[Any] = []
+        # PERF: follow the walk's first branch in a loop; most requests end there. Where
+        # it would have to choose (mixed segments, a failed conversion, a missing
+        # handler), start the full walk instead, which tries that same branch first.
+        node = self._root
+        for segment in segments:
+            child = node.static.get(segment)
+            if child is None:
+                if node.mixed or not node.params or not segment:
+                    break
+                kind, convert, child = node.params[0]
+                value = segment if kind == _KIND_STR else _convert(kind, convert, segment)
+                if value is _NO_MATCH:
+                    break
+                values.append(value)
+            node = child
+        else:
+            leaf = node.leaf
+            if leaf is not None:
+                handler = leaf[0].get(method) or _pick(leaf[0], method)
+                if handler is not None:
+                    return (FOUND, handler[0], dict(zip(handler[1], values)))
+        values = []
         partial: list[tuple[str, ...]] = []
-        handler = _walk(self._root, path[1:].split("/"), 0, values, method, partial)
+        handler = _walk(self._root, segments, 0, values, method, partial)
         if handler is not None:
             return (FOUND, handler[0], dict(zip(handler[1], values)))
         if not partial:
