@@ -25,7 +25,7 @@ run: install
 
 ## test: the whole suite on both paths, then every benchmark once as a test
 test: install test-compiled test-pure
-	$(PY) -m pytest benchmarks --benchmark-disable -q -p no:randomly
+	$(PY) -m pytest benchmarks --benchmark-disable -q
 
 test-compiled: install
 	$(PY) -m pytest

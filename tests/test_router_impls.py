@@ -300,8 +300,25 @@ def test_empty_segments(make_router: Callable[..., Router]) -> None:
         "/\ud800/\udfff",
         "/" + "a/" * 4096,
         "/" + "x" * 8192,
+        # 100 kB of hostile text: a quadratic step anywhere would take minutes here.
+        "/pair/" + "a-" * 50_000,
+        "/pair/" + "9" * 100_000,
+        "/" + "a/" * 50_000,
+        "/files/" + "../" * 33_000,
     ],
-    ids=["long-segment", "dashes", "many-splits", "nul", "surrogates", "many-segments", "8KiB"],
+    ids=[
+        "long-segment",
+        "dashes",
+        "many-splits",
+        "nul",
+        "surrogates",
+        "many-segments",
+        "8KiB",
+        "100kB-splits",
+        "100kB-digits",
+        "100kB-segments",
+        "100kB-path-param",
+    ],
 )
 def test_hostile_paths_never_raise(make_router: Callable[..., Router], path: str) -> None:
     router = build(
@@ -311,6 +328,8 @@ def test_hostile_paths_never_raise(make_router: Callable[..., Router], path: str
             ("GET", "/pair/{a:int}", "int"),
             ("GET", "/{a}/{b}/{c}", "three"),
             ("GET", "/files/{p:path}", "files"),
+            ("GET", "/{a}/{b}.{c}.{d}", "dots"),
+            ("GET", "/{a}/x{b}-{c:int}y", "mixed"),
         ],
     )
     code, name, params = resolve(router, "GET", path)
