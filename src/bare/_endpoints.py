@@ -1,24 +1,34 @@
-"""Turn handlers into ASGI apps: `handler(request) -> value` and `handler(websocket)`."""
+"""Calling handlers: `handler(request) -> value` for HTTP, `handler(websocket)` for WebSocket,
+and what happens when they raise."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._concurrency import is_async_callable, run_in_threadpool
-from .requests import Request
+from ._errors import http_exception_response, server_error_response
+from .exceptions import ClientDisconnect, HTTPException, WebSocketException
+from .requests import DEFAULT_MAX_BODY_SIZE, Request
 from .responses import JSONResponse, PlainTextResponse, Response
-from .types import ASGIApp, Receive, Scope, Send
 from .websockets import WebSocket
 
-__all__ = ["request_response", "to_response", "websocket_session"]
+if TYPE_CHECKING:
+    from .applications import Bare
+    from .routing import Route, WebSocketRoute
+    from .types import Receive, Scope, Send
+
+__all__ = ["handle_exception", "serve_http", "serve_websocket", "to_response"]
+
+logger = logging.getLogger("bare.error")
 
 
 def to_response(value: Any) -> Response:
     """What a handler returned, as a response.
 
-    A `Response` is sent as it is, `None` is an empty 200, `str` is plain text, and
-    anything else (dict, list, number, ...) is JSON.
+    A `Response` is sent as it is, `None` is an empty 200, `str` is plain text, `bytes`
+    is `application/octet-stream`, anything else (dict, list, number...) is JSON.
     """
     if isinstance(value, Response):
         return value
@@ -26,33 +36,72 @@ def to_response(value: Any) -> Response:
         return Response()
     if isinstance(value, str):
         return PlainTextResponse(value)
+    if isinstance(value, bytes):
+        return Response(value, content_type="application/octet-stream")
     return JSONResponse(value)
 
 
-def request_response(handler: Callable[..., Any]) -> ASGIApp:
-    """An ASGI app that calls `handler(request)` and sends what it returns.
+async def _call(handler: Callable[..., Any], is_async: bool, *args: Any) -> Any:
+    if is_async:
+        return await handler(*args)
+    return await run_in_threadpool(handler, *args)
 
-    A sync handler runs in the thread pool, so it cannot block the event loop.
+
+async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run `route`'s handler and send its response; errors become error responses."""
+    app: Bare | None = scope.get("app")
+    limit = route.max_body_size
+    if limit is ...:
+        limit = app.max_body_size if app is not None else DEFAULT_MAX_BODY_SIZE
+    request = Request(scope, receive, limit)
+    response: Response | None = None
+    try:
+        if route.is_async:
+            result = await route.endpoint(request)
+        else:
+            result = await run_in_threadpool(route.endpoint, request)
+        response = result if isinstance(result, Response) else to_response(result)
+        await response(scope, receive, send)
+    except Exception as exc:
+        if response is not None and response.started:
+            # Too late for an error page: let the server drop the connection.
+            raise
+        if isinstance(exc, ClientDisconnect):
+            return
+        error = await handle_exception(app, exc, request)
+        await error(scope, receive, send)
+
+
+async def handle_exception(app: Bare | None, exc: Exception, request: Request) -> Response:
+    """The response for `exc`: the app's handler for it if any, else the default.
+
+    A handler registered for a status (404) takes HTTPExceptions of that status; one
+    registered for an exception class takes that class and its subclasses. If the
+    handler itself fails, the answer is a plain 500.
     """
-    if is_async_callable(handler):
-
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            response = to_response(await handler(Request(scope, receive)))
-            await response(scope, receive, send)
-
-    else:
-
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            result = await run_in_threadpool(handler, Request(scope, receive))
-            await to_response(result)(scope, receive, send)
-
-    return app
+    handler = app.exception_handler_for(exc) if app is not None else None
+    if handler is not None:
+        try:
+            return to_response(await _call(handler, is_async_callable(handler), request, exc))
+        except Exception as handler_error:
+            logger.exception("exception handler %r failed", handler)
+            exc = handler_error
+    if isinstance(exc, HTTPException):
+        return http_exception_response(exc)
+    logger.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return server_error_response(exc, request.scope, app is not None and app.debug)
 
 
-def websocket_session(handler: Callable[..., Any]) -> ASGIApp:
-    """An ASGI app that calls `await handler(websocket)`."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await handler(WebSocket(scope, receive, send))
-
-    return app
+async def serve_websocket(
+    route: WebSocketRoute, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run `route`'s handler; an exception closes the connection (1011, or the code of a
+    `WebSocketException`) without sending its text."""
+    websocket = WebSocket(scope, receive, send)
+    try:
+        await route.endpoint(websocket)
+    except WebSocketException as exc:
+        await websocket.close(exc.code, exc.reason)
+    except Exception:
+        logger.exception("unhandled error in websocket %s", scope.get("path"))
+        await websocket.close(1011)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import EllipsisType
 from typing import Any, TypeVar
 
 from ._concurrency import is_async_callable, run_in_threadpool
+from ._endpoints import handle_exception
+from ._errors import error_response
+from ._framing import framing_problem
+from .datastructures import State
 from .exceptions import HTTPException
-from .responses import JSONResponse, Response
+from .requests import DEFAULT_MAX_BODY_SIZE, Request
+from .responses import Response
 from .routing import (
     FOUND,
     METHOD_NOT_ALLOWED,
@@ -20,76 +27,90 @@ from .routing import (
     location_for,
     route_path,
 )
-from .types import ASGIApp, Message, Receive, Scope, Send
+from .types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["Bare", "State"]
 
 logger = logging.getLogger("bare")
 
 F = TypeVar("F", bound=Callable[..., Any])
+Lifespan = Callable[["Bare"], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+ExceptionHandler = Callable[[Request, Exception], Any]
 
-
-class State(dict[str, Any]):
-    """App state: a dict (as in the book) whose keys also read as attributes."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+_NOT_FOUND = error_response(404, "Not Found")
 
 
 class Bare:
     """A bare application.
 
-    Register handlers with the decorators (`@app.get("/tasks/{task_id}")`), wrap it in
-    middleware with `add_middleware`, and serve it with any ASGI 3 server. The app is
-    itself the ASGI callable: `await app(scope, receive, send)`.
+    Register handlers with the decorators (`@app.get("/tasks/{task_id}")`), wrap the
+    app in middleware with `add_middleware`, and serve it with any ASGI 3 server: the
+    app is itself the ASGI callable, `await app(scope, receive, send)`.
 
-    `redirect_slashes` (on by default) answers `/users/` with a 308 to `/users` when only
-    the latter exists, and the other way round.
+    - `debug`: show tracebacks on 500 pages (only when the server listens on loopback).
+    - `redirect_slashes`: answer `/users/` with a 308 to `/users` when only that exists,
+      and the other way round.
+    - `max_body_size`: the request body limit in bytes (1 MiB; None for none); a route
+      can set its own.
+    - `lifespan`: `lifespan(app)` returns an async context manager entered at startup
+      and left at shutdown; a mapping it yields becomes the lifespan state that the
+      server hands to every request (`request.state`).
+    - `on_startup` / `on_shutdown`: functions (sync or async) to run then; the
+      decorators of the same names add more.
     """
 
-    def __init__(self, *, debug: bool = False, redirect_slashes: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        redirect_slashes: bool = True,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        lifespan: Lifespan | None = None,
+        on_startup: Iterable[Callable[[], Any]] = (),
+        on_shutdown: Iterable[Callable[[], Any]] = (),
+        exception_handlers: Mapping[type[Exception] | int, ExceptionHandler] | None = None,
+    ) -> None:
         self.debug = debug
+        self.max_body_size = max_body_size
         self.router = Router(redirect_slashes=redirect_slashes)
         self.state = State()
-        self._startup_handlers: list[Callable[[], Any]] = []
-        self._shutdown_handlers: list[Callable[[], Any]] = []
+        self.lifespan = lifespan
+        self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = dict(
+            exception_handlers or {}
+        )
+        self._startup_handlers = list(on_startup)
+        self._shutdown_handlers = list(on_shutdown)
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._stack: ASGIApp | None = None
 
-    # -- routes -------------------------------------------------------------------
+    # -- routes -----------------------------------------------------------------------
 
     def route(
-        self, path: str, methods: Iterable[str] | None = None, *, name: str | None = None
+        self,
+        path: str,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        max_body_size: int | EllipsisType | None = ...,
     ) -> Callable[[F], F]:
         """Register the decorated handler for `methods` (default `["GET"]`) on `path`."""
-        return self.router.route(path, methods, name=name)
+        return self.router.route(path, methods, name=name, max_body_size=max_body_size)
 
-    def get(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.router.route(path, ["GET"], name=name)
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a GET handler (it answers HEAD too)."""
+        return self.router.route(path, ["GET"], **options)
 
-    def post(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.router.route(path, ["POST"], name=name)
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.router.route(path, ["POST"], **options)
 
-    def put(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.router.route(path, ["PUT"], name=name)
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.router.route(path, ["PUT"], **options)
 
-    def patch(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.router.route(path, ["PATCH"], name=name)
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.router.route(path, ["PATCH"], **options)
 
-    def delete(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.router.route(path, ["DELETE"], name=name)
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.router.route(path, ["DELETE"], **options)
 
     def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
         """Register the decorated WebSocket handler on `path`."""
@@ -100,10 +121,9 @@ class Bare:
         path: str,
         endpoint: Callable[..., Any],
         methods: Iterable[str] | None = None,
-        *,
-        name: str | None = None,
+        **options: Any,
     ) -> Route:
-        return self.router.add_route(path, endpoint, methods, name=name)
+        return self.router.add_route(path, endpoint, methods, **options)
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], *, name: str | None = None
@@ -126,7 +146,35 @@ class Bare:
     def routes(self) -> list[Route | WebSocketRoute | Mount]:
         return self.router.routes
 
-    # -- lifespan and middleware ---------------------------------------------------
+    # -- errors -----------------------------------------------------------------------
+
+    def add_exception_handler(self, key: type[Exception] | int, handler: ExceptionHandler) -> None:
+        """Answer exceptions of class `key` (and subclasses), or HTTP errors of status
+        `key`, with `handler(request, exc)`, which returns a response or a value."""
+        self.exception_handlers[key] = handler
+
+    def exception_handler(self, key: type[Exception] | int) -> Callable[[F], F]:
+        """Decorator form of `add_exception_handler`."""
+
+        def decorator(handler: F) -> F:
+            self.add_exception_handler(key, handler)
+            return handler
+
+        return decorator
+
+    def exception_handler_for(self, exc: Exception) -> ExceptionHandler | None:
+        """The registered handler for `exc`: by status for HTTP errors, then by class."""
+        handlers = self.exception_handlers
+        if not handlers:
+            return None
+        if isinstance(exc, HTTPException) and exc.status in handlers:
+            return handlers[exc.status]
+        for cls in type(exc).__mro__:
+            if cls in handlers:
+                return handlers[cls]
+        return None
+
+    # -- lifespan and middleware ------------------------------------------------------
 
     def on_startup(self, func: F) -> F:
         """Run `func` (sync or async) when the server starts."""
@@ -139,7 +187,11 @@ class Bare:
         return func
 
     def add_middleware(self, middleware_class: Callable[..., ASGIApp], **options: Any) -> None:
-        """Wrap the app in `middleware_class(app, **options)`; the last added is outermost."""
+        """Wrap the app in `middleware_class(app, **options)`; the last added is outermost.
+
+        The stack is built once, when the app first runs; adding middleware after that
+        raises `RuntimeError`.
+        """
         if self._stack is not None:
             raise RuntimeError("cannot add middleware after the application has started")
         self._middleware.append((middleware_class, options))
@@ -150,13 +202,14 @@ class Bare:
             app = middleware_class(app, **options)
         return app
 
-    # -- ASGI ---------------------------------------------------------------------
+    # -- ASGI -------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
-        if self._stack is None:
-            self._stack = self.build_middleware_stack()
-        await self._stack(scope, receive, send)
+        stack = self._stack
+        if stack is None:
+            stack = self._stack = self.build_middleware_stack()
+        await stack(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -165,80 +218,108 @@ class Bare:
         elif kind == "websocket":
             await self._handle_websocket(scope, receive, send)
         elif kind == "lifespan":
-            await self._handle_lifespan(receive, send)
+            await self._handle_lifespan(scope, receive, send)
 
     async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = framing_problem(scope.get("headers", ()))
+        if problem is not None:
+            # Two parsers could read this request differently (smuggling): refuse it
+            # and close the connection, whatever the server in front did.
+            response = error_response(400, problem, {"connection": "close"})
+            await response(scope, receive, send)
+            return
         method = scope["method"]
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         code, target, params = self.router.resolve(method, path)
         if code == FOUND:
             outer = scope.get("path_params")
             scope["path_params"] = {**outer, **params} if outer else params  # under a mount
-            started = False
-
-            async def tracking_send(message: Message) -> None:
-                nonlocal started
-                started = True
-                await send(message)
-
-            try:
-                await target.handle(scope, receive, tracking_send)
-            except HTTPException as exc:
-                if started:
-                    raise
-                await _error_response(exc.status, exc.detail, exc.headers)(scope, receive, send)
-            except Exception:
-                logger.exception("unhandled error in %s %s", method, path)
-                if started:
-                    raise
-                await _error_response(500, "Internal Server Error")(scope, receive, send)
+            await target.handle(scope, receive, send)
         elif code == METHOD_NOT_ALLOWED:
             allow = {"allow": ", ".join(target)}
             if method == "OPTIONS":
                 await Response(status=204, headers=allow, content_type=None)(scope, receive, send)
             else:
-                await _error_response(405, "Method Not Allowed", allow)(scope, receive, send)
+                await self._error(405, scope, receive, send, allow)
         elif code == REDIRECT:
             response = Response(status=308, headers={"location": location_for(scope, target)})
             await response(scope, receive, send)
+        elif self.exception_handlers:
+            await self._error(404, scope, receive, send)
         else:
-            await _error_response(404, "Not Found")(scope, receive, send)
+            await _NOT_FOUND(scope, receive, send)
+
+    async def _error(
+        self,
+        status: int,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """A 404/405 decided by the router, through the app's handler for it if any."""
+        request = Request(scope, receive, self.max_body_size)
+        response = await handle_exception(self, HTTPException(status, headers=headers), request)
+        await response(scope, receive, send)
 
     async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         code, target, params = self.router.resolve_websocket(path)
         if code != FOUND:
+            # Refuse the handshake; the server answers it with 403.
             message = await receive()
             if message["type"] == "websocket.connect":
-                await send({"type": "websocket.close", "code": 4404, "reason": "Not Found"})
+                await send({"type": "websocket.close", "code": 1008, "reason": "Not Found"})
             return
-        scope["path_params"] = params
-        try:
-            await target.handle(scope, receive, send)
-        except Exception:
-            logger.exception("unhandled error in websocket %s", path)
-            await send({"type": "websocket.close", "code": 1011, "reason": ""})
+        outer = scope.get("path_params")
+        scope["path_params"] = {**outer, **params} if outer else params
+        await target.handle(scope, receive, send)
 
-    async def _handle_lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    for handler in self._startup_handlers:
-                        await _call(handler)
-                except Exception as exc:
-                    logger.exception("startup failed")
-                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                for handler in self._shutdown_handlers:
-                    try:
-                        await _call(handler)
-                    except Exception:
-                        logger.exception("shutdown handler %r failed", handler)
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def _handle_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context = None
+        message = await receive()
+        if message["type"] != "lifespan.startup":  # pragma: no cover - protocol violation
+            return
+        try:
+            if self._stack is None:
+                self._stack = self.build_middleware_stack()
+            for handler in self._startup_handlers:
+                await _call(handler)
+            if self.lifespan is not None:
+                context = self.lifespan(self)
+                state = await context.__aenter__()
+                if state:
+                    if "state" not in scope:
+                        raise RuntimeError("the server does not support lifespan state")
+                    scope["state"].update(state)
+        except BaseException as exc:
+            logger.exception("application startup failed")
+            await send(
+                {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
+            )
+            if not isinstance(exc, Exception):
+                raise
+            return
+        await send({"type": "lifespan.startup.complete"})
+
+        message = await receive()  # lifespan.shutdown
+        failures = []
+        if context is not None:
+            try:
+                await context.__aexit__(None, None, None)
+            except Exception as exc:
+                logger.exception("lifespan shutdown failed")
+                failures.append(f"{type(exc).__name__}: {exc}")
+        for handler in self._shutdown_handlers:
+            try:
+                await _call(handler)
+            except Exception as exc:
+                logger.exception("shutdown handler %r failed", handler)
+                failures.append(f"{type(exc).__name__}: {exc}")
+        if failures:
+            await send({"type": "lifespan.shutdown.failed", "message": "; ".join(failures)})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
 
     def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
         """Serve the app with uvicorn (uvloop and httptools when installed)."""
@@ -252,7 +333,3 @@ async def _call(handler: Callable[[], Any]) -> None:
         await handler()
     else:
         await run_in_threadpool(handler)
-
-
-def _error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"detail": detail}, status=status, headers=headers)

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["HTTPException"]
+__all__ = ["ClientDisconnect", "HTTPException", "WebSocketException"]
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class HTTPException(Exception):
@@ -19,10 +26,7 @@ class HTTPException(Exception):
         self, status: int, detail: Any = None, headers: Mapping[str, str] | None = None
     ) -> None:
         if detail is None:
-            try:
-                detail = HTTPStatus(status).phrase
-            except ValueError:
-                detail = "Error"
+            detail = _phrase(status)
         super().__init__(status, detail)
         self.status = status
         self.detail = detail
@@ -34,3 +38,17 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, detail={self.detail!r})"
+
+
+class ClientDisconnect(Exception):
+    """The client went away while its request body was being read."""
+
+
+class WebSocketException(Exception):
+    """Raise in a WebSocket handler to close the connection with `code` (4000-4999 for
+    application codes) and a `reason` the client will see."""
+
+    def __init__(self, code: int = 1008, reason: str = "") -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason

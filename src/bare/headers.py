@@ -77,3 +77,24 @@ class Headers(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"Headers({self.items()!r})"
+
+
+def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """Interim: replaced by the compiled/pure header module."""
+    check_header(name, value)
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
+def parse_cookie(header: str, max_count: int = 200) -> dict[str, str]:
+    """Interim: replaced by the compiled/pure header module."""
+    cookies: dict[str, str] = {}
+    for pair in header.split(";"):
+        name, sep, value = pair.partition("=")
+        name, value = name.strip(), value.strip()
+        if sep and name and name not in cookies:
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = value
+            if len(cookies) >= max_count:
+                break
+    return cookies

@@ -2,35 +2,49 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
-from .headers import Headers
-from .types import Receive, Scope
+from ._json import JSONDecodeError, loads
+from .datastructures import URL, Address, QueryParams, State
+from .exceptions import ClientDisconnect, HTTPException
+from .headers import Headers, parse_cookie
 
 if TYPE_CHECKING:
     from .applications import Bare
+    from .types import Message, Receive, Scope
 
-__all__ = ["Request"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "HTTPConnection", "Request"]
+
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+MAX_QUERY_ITEMS = 1000
+MAX_COOKIE_HEADER = 8 * 1024
+MAX_COOKIES = 200
 
 
-class Request:
-    """An HTTP request. Nothing is parsed until asked for, and then only once."""
+def is_json_content_type(content_type: str) -> bool:
+    """`application/json` or any `*/*+json`, parameters (charset) allowed."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
-    __slots__ = ("_body", "_headers", "_query", "_receive", "scope")
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+class HTTPConnection:
+    """What HTTP requests and WebSocket connections share: the scope, read lazily.
+
+    Nothing is parsed until it is asked for, and then only once.
+    """
+
+    __slots__ = ("_cookies", "_headers", "_query", "scope")
+
+    def __init__(self, scope: Scope) -> None:
         self.scope = scope
-        self._receive = receive
-        self._body: bytes | None = None
         self._headers: Headers | None = None
-        self._query: dict[str, list[str]] | None = None
-
-    @property
-    def method(self) -> str:
-        method: str = self.scope["method"]
-        return method
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
 
     @property
     def path(self) -> str:
@@ -43,7 +57,74 @@ class Request:
         return raw.decode("latin-1")
 
     @property
+    def query_params(self) -> QueryParams:
+        """Every query parameter: name -> list of values. More than 1000 items is a 400."""
+        if self._query is None:
+            try:
+                pairs = parse_qsl(
+                    self.query_string, keep_blank_values=True, max_num_fields=MAX_QUERY_ITEMS
+                )
+            except ValueError:
+                raise HTTPException(
+                    400, f"Too many query parameters (limit {MAX_QUERY_ITEMS})"
+                ) from None
+            params = QueryParams()
+            for name, value in pairs:
+                params.setdefault(name, []).append(value)
+            self._query = params
+        return self._query
+
+    def query(self, name: str, default: str = "") -> str:
+        """The first value of query parameter `name`, or `default`."""
+        values = self.query_params.get(name)
+        return values[0] if values else default
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = self.scope.get("path_params", {})
+        return params
+
+    @property
+    def url(self) -> URL:
+        """The full URL. Built from the Host header: show it, never decide on it."""
+        query = self.query_string
+        return URL(
+            self._origin()
+            + self.scope.get("root_path", "")
+            + self._route_path()
+            + (f"?{query}" if query else "")
+        )
+
+    @property
+    def base_url(self) -> URL:
+        """The URL of the app's root: origin plus `root_path`, with a trailing slash."""
+        return URL(self._origin() + self.scope.get("root_path", "") + "/")
+
+    def url_for(self, name: str, /, **params: Any) -> URL:
+        """The absolute URL of the route called `name` (see `Bare.url_path_for`)."""
+        path = self.app.url_path_for(name, **params)
+        return URL(self._origin() + self.scope.get("root_path", "") + path)
+
+    def _route_path(self) -> str:
+        path = self.path
+        root_path = self.scope.get("root_path", "")
+        return path[len(root_path) :] if root_path and path.startswith(root_path) else path
+
+    def _origin(self) -> str:
+        scheme = self.scope.get("scheme", "http")
+        host = self.headers.get("host")
+        if not host:
+            server = self.scope.get("server")
+            if server is None:
+                return f"{scheme}://localhost"
+            host_name, port = server
+            default = 443 if scheme in ("https", "wss") else 80
+            host = host_name if port in (None, default) else f"{host_name}:{port}"
+        return f"{scheme}://{host}"
+
+    @property
     def headers(self) -> Headers:
+        """Case-insensitive, multi-valued view of the request headers."""
         if self._headers is None:
             self._headers = Headers(self.scope.get("headers", ()))
         return self._headers
@@ -58,46 +139,158 @@ class Request:
         return self.header("content-type")
 
     @property
-    def path_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = self.scope.get("path_params", {})
-        return params
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client (at most 200, from the first 8 KiB of the header)."""
+        if self._cookies is None:
+            header = ";".join(self.headers.getlist("cookie"))
+            if len(header) > MAX_COOKIE_HEADER:
+                header = header[: header.rfind(";", 0, MAX_COOKIE_HEADER + 1) + 1]
+            self._cookies = parse_cookie(header, MAX_COOKIES)
+        return self._cookies
 
     @property
-    def query_params(self) -> dict[str, list[str]]:
-        if self._query is None:
-            self._query = parse_qs(self.query_string, keep_blank_values=True, max_num_fields=1000)
-        return self._query
+    def client(self) -> Address | None:
+        client = self.scope.get("client")
+        return Address(*client) if client else None
 
-    def query(self, name: str, default: str = "") -> str:
-        """The first value of query parameter `name`, or `default`."""
-        values = self.query_params.get(name)
-        return values[0] if values else default
-
-    async def body(self) -> bytes:
-        """The whole body, read once and kept."""
-        if self._body is None:
-            chunks = []
-            while True:
-                message = await self._receive()
-                if message["type"] == "http.request":
-                    chunks.append(message.get("body", b""))
-                    if not message.get("more_body", False):
-                        break
-                elif message["type"] == "http.disconnect":
-                    break
-            self._body = b"".join(chunks)
-        return self._body
-
-    async def text(self) -> str:
-        return (await self.body()).decode("utf-8")
-
-    async def json(self) -> Any:
-        return json.loads(await self.body())
+    @property
+    def state(self) -> State:
+        """Per-request state (starts from the lifespan state the server hands over)."""
+        state = self.scope.get("state")
+        if not isinstance(state, State):
+            state = self.scope["state"] = State(state or {})
+        return state
 
     @property
     def app(self) -> Bare:
         app: Bare = self.scope["app"]
         return app
 
+
+class Request(HTTPConnection):
+    """An HTTP request.
+
+    The body is limited to `max_body_size` bytes (1 MiB unless the app or the route
+    says otherwise; None for no limit): a larger declared `Content-Length` is refused
+    with 413 before anything is read, and a body that grows past it while streaming is
+    cut off with 413 too.
+    """
+
+    __slots__ = (
+        "_body",
+        "_disconnected",
+        "_pending",
+        "_receive",
+        "_stream_consumed",
+        "max_body_size",
+    )
+
+    def __init__(
+        self, scope: Scope, receive: Receive, max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
+    ) -> None:
+        super().__init__(scope)
+        self._receive = receive
+        self.max_body_size = max_body_size
+        self._body: bytes | None = None
+        self._stream_consumed = False
+        self._disconnected = False
+        self._pending: list[Message] = []
+
+    @property
+    def method(self) -> str:
+        method: str = self.scope["method"]
+        return method
+
+    # -- the body ---------------------------------------------------------------------
+
+    def _check_declared_length(self) -> None:
+        declared = self.headers.get("content-length")
+        if declared is None or self.max_body_size is None:
+            return
+        if not (declared.isascii() and declared.isdigit()):
+            raise HTTPException(400, "Invalid Content-Length header")
+        if len(declared) > 18 or int(declared) > self.max_body_size:
+            raise _too_large(self.max_body_size)
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body, chunk by chunk, without keeping it in memory.
+
+        Raises `ClientDisconnect` if the client goes away before the end, and
+        `HTTPException(413)` past the size limit.
+        """
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        if self._stream_consumed:
+            raise RuntimeError("the request body has already been consumed")
+        self._stream_consumed = True
+        self._check_declared_length()
+        limit = self.max_body_size
+        received = 0
+        while True:
+            message = self._pending.pop(0) if self._pending else await self._receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk: bytes = message.get("body", b"")
+                received += len(chunk)
+                if limit is not None and received > limit:
+                    raise _too_large(limit)
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+            elif kind == "http.disconnect":
+                self._disconnected = True
+                raise ClientDisconnect()
+
+    async def body(self) -> bytes:
+        """The whole body, read once and kept."""
+        if self._body is None:
+            chunks = [chunk async for chunk in self.stream()]
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def text(self) -> str:
+        """The body decoded as UTF-8 (invalid UTF-8 is a 400)."""
+        try:
+            return (await self.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(400, "Request body is not valid UTF-8") from None
+
+    async def json(self, *, strict_content_type: bool = True) -> Any:
+        """The body parsed as JSON.
+
+        A `Content-Type` other than `application/json` or `*/*+json` is a 415, so a
+        cross-site form post cannot reach a JSON handler; pass
+        `strict_content_type=False` to accept any. Malformed JSON is a 400.
+        """
+        if strict_content_type and not is_json_content_type(self.content_type):
+            raise HTTPException(415, "Content-Type must be application/json")
+        try:
+            return loads(await self.body())
+        except JSONDecodeError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    async def is_disconnected(self) -> bool:
+        """Whether the client has gone away (checked without waiting)."""
+        if self._disconnected:
+            return True
+        try:
+            message = await asyncio.wait_for(self._receive(), timeout=0.001)
+        except asyncio.TimeoutError:
+            return False
+        if message["type"] == "http.disconnect":
+            self._disconnected = True
+        else:
+            self._pending.append(message)  # body the handler has not read yet
+        return self._disconnected
+
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        413, f"Request body too large (limit {limit} bytes)", headers={"connection": "close"}
+    )

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import asyncio
+import mimetypes
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
+from stat import S_ISREG
 from typing import Any
+from urllib.parse import quote
 
-from .headers import check_header
+from ._concurrency import run_in_threadpool
+from ._cookies import cookie_header
+from ._json import dumps
+from .headers import encode_header
 from .types import Receive, Scope, Send
 
-__all__ = ["HTMLResponse", "JSONResponse", "PlainTextResponse", "RedirectResponse", "Response"]
+__all__ = [
+    "FileResponse",
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+]
 
-_NO_BODY_STATUSES = frozenset({204, 304})
+HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+# Statuses that never carry a body (RFC 9110 6.4.1): no content-type or content-length either.
+_NO_BODY = frozenset({204, 205, 304})
+
+
+def has_body(status: int) -> bool:
+    """False for 1xx, 204, 205 and 304 responses."""
+    return status >= 200 and status not in _NO_BODY
 
 
 class Response:
-    """An HTTP response with a body known in advance.
+    """An HTTP response whose body is known in advance.
 
-    `body` may be bytes, str (UTF-8 encoded) or None. Headers are kept as a list of
-    pairs, so a name may repeat (several `Set-Cookie`); they are checked when set, so a
-    bad value raises `ValueError` in the handler, never half-way through sending.
+    `body` may be bytes, str (sent as UTF-8) or None. Headers are kept as a list of
+    ASGI byte pairs, so a name may repeat (several `Set-Cookie`); each one is checked
+    as it is set, so a bad value raises `ValueError` in the handler, never half-way
+    through sending. `content-length` is added when sending, except for statuses that
+    have no body (1xx, 204, 205, 304), which get neither body nor length.
     """
 
     content_type: str | None = "text/plain; charset=utf-8"
@@ -28,18 +55,20 @@ class Response:
         self,
         body: Any = None,
         status: int = 200,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersArg = None,
         content_type: str | None = None,
     ) -> None:
         self.status = status
         self.body = self.render(body)
-        self.headers: list[tuple[str, str]] = []
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.started = False
         content_type = content_type if content_type is not None else self.content_type
-        if content_type is not None and status not in _NO_BODY_STATUSES and status >= 200:
-            self.headers.append(("content-type", content_type))
+        if content_type is not None and has_body(status):
+            self.raw_headers.append(encode_header("content-type", content_type))
         if headers:
-            for name, value in headers.items():
-                self.set_header(name, value)
+            pairs = headers.items() if isinstance(headers, Mapping) else headers
+            for name, value in pairs:
+                self.raw_headers.append(encode_header(name, value))
 
     def render(self, body: Any) -> bytes:
         """Turn the `body` argument into bytes."""
@@ -49,84 +78,334 @@ class Response:
             return body
         if isinstance(body, str):
             return body.encode("utf-8")
+        if isinstance(body, (bytearray, memoryview)):
+            return bytes(body)
         return str(body).encode("utf-8")
+
+    # -- headers ----------------------------------------------------------------------
 
     @property
     def status_code(self) -> int:
         return self.status
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers as a dict of lower-case names to their last value (a copy)."""
+        return {n.decode("latin-1"): v.decode("latin-1") for n, v in self.raw_headers}
+
     def set_header(self, name: str, value: str) -> Response:
         """Set `name` to `value`, replacing any earlier value of that name."""
-        check_header(name, value)
-        key = name.lower()
-        self.headers = [(n, v) for n, v in self.headers if n != key]
-        self.headers.append((key, value))
+        pair = encode_header(name, value)
+        self.raw_headers = [h for h in self.raw_headers if h[0] != pair[0]]
+        self.raw_headers.append(pair)
         return self
 
     def add_header(self, name: str, value: str) -> Response:
         """Add a `name: value` header, keeping earlier ones of the same name."""
-        check_header(name, value)
-        self.headers.append((name.lower(), value))
+        self.raw_headers.append(encode_header(name, value))
         return self
 
-    def set_cookie(self, name: str, value: str, **attrs: Any) -> Response:
-        """Add a `Set-Cookie` header; every call adds one (the book kept only the first)."""
-        cookie = f"{name}={value}"
-        for attr, attr_value in attrs.items():
-            cookie += f"; {attr.replace('_', '-')}={attr_value}"
-        return self.add_header("set-cookie", cookie)
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        """The last value set for `name`, or `default`."""
+        key = name.lower().encode("latin-1")
+        for header, value in reversed(self.raw_headers):
+            if header == key:
+                return value.decode("latin-1")
+        return default
 
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """The ASGI header list, with `content-length` added where a body is allowed."""
-        raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in self.headers]
-        if (
-            self.status >= 200
-            and self.status not in _NO_BODY_STATUSES
-            and not any(n == "content-length" for n, _ in self.headers)
-        ):
-            raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
-        return raw
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: int | None = None,
+        expires: Any = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: str | None = "lax",
+    ) -> Response:
+        """Add a `Set-Cookie` header. Every call adds one; the defaults are the safe ones
+        (`HttpOnly`, `SameSite=Lax`, `Path=/`). Raises `ValueError` for a name or value a
+        browser would misread (quote or encode such values yourself)."""
+        return self.add_header(
+            "set-cookie",
+            cookie_header(key, value, max_age, expires, path, domain, secure, httponly, samesite),
+        )
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: str | None = "lax",
+    ) -> Response:
+        """Tell the browser to drop cookie `key` (same `path` and `domain` as when set)."""
+        return self.set_cookie(key, "", 0, 0, path, domain, secure, httponly, samesite)
+
+    # -- sending ----------------------------------------------------------------------
+
+    def start_message(self, scope: Scope) -> dict[str, Any]:
+        """The `http.response.start` message, `content-length` and extra headers included."""
+        headers = self.raw_headers
+        if has_body(self.status) and not any(n == b"content-length" for n, _ in headers):
+            headers = [*headers, (b"content-length", str(len(self.body)).encode("ascii"))]
+        extra = scope.get("bare.response_headers")
+        if extra:
+            headers = headers + extra
+        return {"type": "http.response.start", "status": self.status, "headers": headers}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": self.raw_headers()}
-        )
-        no_body = scope.get("method") == "HEAD" or self.status in _NO_BODY_STATUSES
-        await send({"type": "http.response.body", "body": b"" if no_body else self.body})
+        await send(self.start_message(scope))
+        self.started = True
+        if scope.get("method") == "HEAD" or not has_body(self.status):
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": self.body})
 
     async def send(self, send: Send) -> None:
         """Send this response through `send` (the book's API; prefer calling the response)."""
-        await self({"type": "http"}, _never_receive, send)
+        await self({"type": "http"}, _no_receive, send)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status}>"
 
 
-async def _never_receive() -> dict[str, Any]:  # pragma: no cover - a response never reads
+async def _no_receive() -> dict[str, Any]:  # pragma: no cover - a response never reads
     raise RuntimeError("a response does not receive")
 
 
 class PlainTextResponse(Response):
+    """Text, sent as `text/plain; charset=utf-8`."""
+
     content_type = "text/plain; charset=utf-8"
 
 
 class HTMLResponse(Response):
+    """HTML, sent as `text/html; charset=utf-8`."""
+
     content_type = "text/html; charset=utf-8"
 
 
 class JSONResponse(Response):
-    """A JSON body, compact and UTF-8 (`NaN` and `Infinity` are refused)."""
+    """A JSON body: compact, UTF-8, no ASCII escaping.
+
+    Uses orjson when it is installed, the standard library otherwise (see `bare._json`).
+    """
 
     content_type = "application/json"
 
+    def __init__(
+        self,
+        data: Any = None,
+        status: int = 200,
+        headers: HeadersArg = None,
+        content_type: str | None = None,
+    ) -> None:
+        super().__init__(data, status, headers, content_type)
+
     def render(self, body: Any) -> bytes:
-        return json.dumps(
-            body, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
-        ).encode("utf-8")
+        return dumps(body)
+
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Keep what may stand in a URL as it is; percent-encode the rest (spaces, non-ASCII).
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
 class RedirectResponse(Response):
-    """A redirect to `location` (302 by default; 301, 303, 307 and 308 too)."""
+    """A redirect to `location`: 302 by default; 301, 303, 307 or 308 as `status`.
+
+    Non-ASCII text and spaces in `location` are percent-encoded. bare does not check
+    where it points: for a target taken from the request, use `bare.safe_redirect`.
+    """
+
+    def __init__(self, location: str, status: int = 302, headers: HeadersArg = None) -> None:
+        if status not in _REDIRECT_STATUSES:
+            raise ValueError(
+                f"redirect status must be one of 301, 302, 303, 307, 308, not {status}"
+            )
+        super().__init__(b"", status, headers, content_type=None)
+        self.raw_headers.append(encode_header("location", quote(location, safe=_URL_SAFE)))
+
+
+def status_phrase(status: int) -> str:
+    """The reason phrase of `status` ("Not Found"), or "Error" for unknown codes."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class StreamingResponse(Response):
+    """A body produced piece by piece by an iterator of bytes or str.
+
+    Async iterators are consumed on the loop; plain iterators run in the thread pool
+    (one `next()` at a time) so a blocking generator cannot stall the server. The
+    stream stops when the client disconnects. No `content-length` is added (the server
+    uses chunked encoding) unless you set one.
+    """
 
     def __init__(
-        self, location: str, status: int = 302, headers: Mapping[str, str] | None = None
+        self,
+        content: Iterable[Any] | AsyncIterable[Any],
+        status: int = 200,
+        headers: HeadersArg = None,
+        content_type: str | None = None,
     ) -> None:
-        super().__init__(status=status, headers=headers, content_type=None)
-        self.set_header("location", location)
+        super().__init__(None, status, headers, content_type)
+        self.content = content
+
+    def start_message(self, scope: Scope) -> dict[str, Any]:
+        extra = scope.get("bare.response_headers")
+        headers = self.raw_headers + extra if extra else self.raw_headers
+        return {"type": "http.response.start", "status": self.status, "headers": headers}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "HEAD" or not has_body(self.status):
+            await send(self.start_message(scope))
+            self.started = True
+            await send({"type": "http.response.body", "body": b""})
+            await _close_iterator(self.content)
+            return
+        stream = asyncio.ensure_future(self._stream(scope, send))
+        watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+        try:
+            await asyncio.wait((stream, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stream, watcher):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(stream, watcher, return_exceptions=True)
+        await _close_iterator(self.content)
+        if not stream.cancelled() and stream.exception() is not None:
+            raise stream.exception()  # type: ignore[misc]
+
+    async def _stream(self, scope: Scope, send: Send) -> None:
+        await send(self.start_message(scope))
+        self.started = True
+        async for chunk in _aiterate(self.content):
+            data = chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _aiterate(content: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if isinstance(content, AsyncIterable):
+        async for item in content:
+            yield item
+        return
+    iterator = iter(content)
+    done = object()
+    while True:
+        item = await run_in_threadpool(next, iterator, done)
+        if item is done:
+            return
+        yield item
+
+
+async def _close_iterator(content: Any) -> None:
+    # A generator left half-way holds its resources until it is closed.
+    close = getattr(content, "aclose", None)
+    if close is not None:
+        await close()
+        return
+    close = getattr(content, "close", None)
+    if close is not None:
+        await run_in_threadpool(close)
+
+
+class FileResponse(Response):
+    """A file from disk, read in chunks off the event loop.
+
+    Sets `content-type` (guessed from the name unless given), `content-length`,
+    `last-modified` and an `etag`; answers `If-None-Match` / `If-Modified-Since` with
+    304 and HEAD without reading the file. With `filename`, the browser is told to
+    download it under that name (`content-disposition: attachment`).
+    """
+
+    chunk_size = 64 * 1024
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        status: int = 200,
+        headers: HeadersArg = None,
+        content_type: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        if content_type is None:
+            guessed, encoding = mimetypes.guess_type(filename or self.path)
+            content_type = guessed or "application/octet-stream"
+            if guessed and guessed.startswith("text/") and encoding is None:
+                content_type += "; charset=utf-8"
+        super().__init__(None, status, headers, content_type)
+        if filename is not None:
+            self.raw_headers.append(encode_header("content-disposition", _disposition(filename)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stat = await run_in_threadpool(os.stat, self.path)
+        if not S_ISREG(stat.st_mode):
+            raise IsADirectoryError(f"{self.path} is not a regular file")
+        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        modified = formatdate(stat.st_mtime, usegmt=True)
+        validators = [(b"etag", etag.encode("ascii")), (b"last-modified", modified.encode("ascii"))]
+        extra = scope.get("bare.response_headers") or []
+        if self.status == 200 and _not_modified(scope, etag, stat.st_mtime):
+            await send(
+                {"type": "http.response.start", "status": 304, "headers": validators + extra}
+            )
+            self.started = True
+            await send({"type": "http.response.body", "body": b""})
+            return
+        length = (b"content-length", str(stat.st_size).encode("ascii"))
+        headers = [*self.raw_headers, length, *validators, *extra]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        self.started = True
+        if scope.get("method") == "HEAD" or not has_body(self.status):
+            await send({"type": "http.response.body", "body": b""})
+            return
+        with await run_in_threadpool(open, self.path, "rb") as file:
+            remaining = stat.st_size
+            while True:
+                chunk = await run_in_threadpool(file.read, self.chunk_size)
+                remaining -= len(chunk)
+                more = bool(chunk) and remaining > 0
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    return
+
+
+def _disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode("ascii")
+    ascii_name = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in ascii_name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _not_modified(scope: Scope, etag: str, mtime: float) -> bool:
+    if_none_match = if_modified_since = None
+    for name, value in scope.get("headers", ()):
+        if name == b"if-none-match":
+            if_none_match = value.decode("latin-1")
+        elif name == b"if-modified-since":
+            if_modified_since = value.decode("latin-1")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return etag in tags or "*" in tags
+    if if_modified_since is not None:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        return since is not None and int(mtime) <= since.timestamp()
+    return False

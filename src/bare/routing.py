@@ -8,10 +8,12 @@ See docs/routing.md for the syntax and the precedence rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from types import EllipsisType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from ._endpoints import request_response, websocket_session
+from ._concurrency import is_async_callable
+from ._endpoints import serve_http, serve_websocket
 from ._speedups import router_impl
 from ._table import ANY_METHOD, RouteConflictError, TableBuilder, TableEntry
 from ._templates import PathTemplate, RouteError, parse_template
@@ -57,7 +59,11 @@ def _endpoint_name(endpoint: Any) -> str:
 
 
 class Route:
-    """An HTTP route: a pattern, the methods it answers and the handler that answers."""
+    """An HTTP route: a pattern, the methods it answers and the handler that answers.
+
+    `max_body_size` overrides the app's request body limit for this route (None: no
+    limit); left out, the app's limit applies. A route is itself an ASGI app.
+    """
 
     def __init__(
         self,
@@ -66,6 +72,7 @@ class Route:
         *,
         methods: Iterable[str] | None = None,
         name: str | None = None,
+        max_body_size: int | EllipsisType | None = ...,
     ) -> None:
         if isinstance(methods, str):
             raise TypeError(f"methods must be a list of strings, not the string {methods!r}")
@@ -78,7 +85,14 @@ class Route:
         if not self.methods:
             raise RouteError(f"route {path!r} answers no method")
         self.name = name if name is not None else _endpoint_name(endpoint)
-        self.handle: ASGIApp = request_response(endpoint)
+        self.is_async = is_async_callable(endpoint)
+        self.max_body_size = max_body_size
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request with the handler (path params already in the scope)."""
+        await serve_http(self, scope, receive, send)
+
+    __call__ = handle
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={list(self.methods)}, name={self.name!r})"
@@ -94,7 +108,12 @@ class WebSocketRoute:
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
         self.name = name if name is not None else _endpoint_name(endpoint)
-        self.handle: ASGIApp = websocket_session(endpoint)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand the connection to the handler as a `WebSocket`."""
+        await serve_websocket(self, scope, receive, send)
+
+    __call__ = handle
 
     def __repr__(self) -> str:
         return f"WebSocketRoute({self.path!r}, name={self.name!r})"
@@ -180,9 +199,10 @@ class Router:
         methods: Iterable[str] | None = None,
         *,
         name: str | None = None,
+        max_body_size: int | EllipsisType | None = ...,
     ) -> Route:
         """Register `endpoint` for `methods` (default `["GET"]`) on `path`."""
-        route = Route(path, endpoint, methods=methods, name=name)
+        route = Route(path, endpoint, methods=methods, name=name, max_body_size=max_body_size)
         self._add(route)
         return route
 
@@ -211,7 +231,11 @@ class Router:
             copy: Route | WebSocketRoute | Mount
             if isinstance(route, Route):
                 copy = Route(
-                    prefix + route.path, route.endpoint, methods=route.methods, name=route.name
+                    prefix + route.path,
+                    route.endpoint,
+                    methods=route.methods,
+                    name=route.name,
+                    max_body_size=route.max_body_size,
                 )
             elif isinstance(route, WebSocketRoute):
                 copy = WebSocketRoute(prefix + route.path, route.endpoint, name=route.name)
@@ -233,30 +257,36 @@ class Router:
         self._http_matcher = self._websocket_matcher = None
 
     def route(
-        self, path: str, methods: Iterable[str] | None = None, *, name: str | None = None
+        self,
+        path: str,
+        methods: Iterable[str] | None = None,
+        *,
+        name: str | None = None,
+        max_body_size: int | EllipsisType | None = ...,
     ) -> Callable[[F], F]:
         """Decorator form of `add_route`."""
 
         def decorator(endpoint: F) -> F:
-            self.add_route(path, endpoint, methods, name=name)
+            self.add_route(path, endpoint, methods, name=name, max_body_size=max_body_size)
             return endpoint
 
         return decorator
 
-    def get(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ["GET"], name=name)
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """`route(path, ["GET"], ...)`; GET routes answer HEAD too."""
+        return self.route(path, ["GET"], **options)
 
-    def post(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ["POST"], name=name)
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ["POST"], **options)
 
-    def put(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ["PUT"], name=name)
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ["PUT"], **options)
 
-    def patch(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ["PATCH"], name=name)
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ["PATCH"], **options)
 
-    def delete(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ["DELETE"], name=name)
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ["DELETE"], **options)
 
     def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
         """Decorator form of `add_websocket_route`."""

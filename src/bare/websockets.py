@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import enum
+from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .types import Receive, Scope, Send
+from ._json import dumps, loads
+from .requests import HTTPConnection
 
-__all__ = ["WebSocket", "WebSocketDisconnect"]
+if TYPE_CHECKING:
+    from .responses import Response
+    from .types import Message, Receive, Scope, Send
+
+__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
 
 
 class WebSocketDisconnect(Exception):
@@ -20,39 +26,94 @@ class WebSocketDisconnect(Exception):
         self.reason = reason
 
 
-class WebSocket:
+class WebSocketState(enum.Enum):
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 2
+
+
+class WebSocket(HTTPConnection):
     """One WebSocket connection: accept it, exchange messages, close it.
 
-    `receive_text()`/`receive_bytes()` return None once the client has disconnected, as
-    in the book; `async for message in ws` ends there too.
+    As in the book, `receive_text()`, `receive_bytes()` and `receive_json()` return
+    None once the client has gone; `async for message in ws` stops there. Asking for
+    text when the client sent bytes (or the other way round) raises `TypeError`.
+
+    Before `accept()`, `close(code)` refuses the handshake (the server answers 403)
+    and `deny(response)` sends a full HTTP response instead, where the server
+    supports it.
     """
 
+    __slots__ = ("_receive", "_send", "application_state", "client_state", "close_code")
+
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.scope = scope
+        super().__init__(scope)
         self._receive = receive
         self._send = send
-        self.path_params: dict[str, Any] = scope.get("path_params", {})
-        self.accepted = False
-        self.closed = False
+        self.client_state = WebSocketState.CONNECTING
+        self.application_state = WebSocketState.CONNECTING
+        self.close_code: int | None = None
 
-    async def accept(self, subprotocol: str | None = None) -> None:
-        message = await self._receive()
-        if message["type"] != "websocket.connect":
-            raise RuntimeError(f"expected websocket.connect, got {message['type']!r}")
-        await self._send({"type": "websocket.accept", "subprotocol": subprotocol})
-        self.accepted = True
+    # -- the handshake --------------------------------------------------------------------
 
-    async def _receive_message(self) -> dict[str, Any] | None:
-        if self.closed:
+    async def accept(
+        self, subprotocol: str | None = None, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Accept the connection, optionally choosing one of the client's subprotocols."""
+        if self.client_state is WebSocketState.CONNECTING:
+            message = await self._receive()
+            if message["type"] == "websocket.disconnect":
+                self._client_gone(message)
+                raise WebSocketDisconnect(self.close_code or 1006)
+            if message["type"] != "websocket.connect":
+                raise RuntimeError(f"expected websocket.connect, got {message['type']!r}")
+            self.client_state = WebSocketState.CONNECTED
+        if self.application_state is not WebSocketState.CONNECTING:
+            raise RuntimeError("accept() after the connection was accepted or closed")
+        raw = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+        await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": raw})
+        self.application_state = WebSocketState.CONNECTED
+
+    async def deny(self, response: Response) -> None:
+        """Refuse the handshake with an HTTP response (403 page, redirect...).
+
+        Servers without the `websocket.http.response` extension cannot send one: the
+        connection is then refused with a plain 403.
+        """
+        if self.application_state is not WebSocketState.CONNECTING:
+            raise RuntimeError("deny() after the connection was accepted or closed")
+        self.application_state = WebSocketState.DISCONNECTED
+        if "websocket.http.response" not in self.scope.get("extensions", {}):
+            await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+            return
+
+        async def send_as_denial(message: Message) -> None:
+            await self._send({**message, "type": "websocket." + message["type"]})
+
+        await response(self.scope, self._receive, send_as_denial)
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _client_gone(self, message: Message) -> None:
+        self.client_state = WebSocketState.DISCONNECTED
+        self.application_state = WebSocketState.DISCONNECTED
+        self.close_code = message.get("code", 1005)
+
+    async def receive(self) -> Message | None:
+        """The next raw `websocket.receive` message, or None once the client has gone."""
+        if self.application_state is WebSocketState.CONNECTING:
+            raise RuntimeError("accept() the connection before receiving")
+        if self.client_state is WebSocketState.DISCONNECTED:
             return None
-        message: dict[str, Any] = dict(await self._receive())
+        message = await self._receive()
         if message["type"] == "websocket.disconnect":
-            self.closed = True
+            self._client_gone(message)
             return None
         return message
 
     async def receive_text(self) -> str | None:
-        message = await self._receive_message()
+        """The next text message, or None once the client has gone."""
+        message = await self.receive()
         if message is None:
             return None
         text = message.get("text")
@@ -61,7 +122,8 @@ class WebSocket:
         return str(text)
 
     async def receive_bytes(self) -> bytes | None:
-        message = await self._receive_message()
+        """The next binary message, or None once the client has gone."""
+        message = await self.receive()
         if message is None:
             return None
         data = message.get("bytes")
@@ -70,8 +132,29 @@ class WebSocket:
         return bytes(data)
 
     async def receive_json(self) -> Any:
+        """The next text message parsed as JSON, or None once the client has gone.
+
+        Malformed JSON raises `ValueError`; the handler decides what to do with it.
+        """
         text = await self.receive_text()
-        return json.loads(text) if text is not None else None
+        return loads(text.encode("utf-8", "surrogatepass")) if text is not None else None
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | bytes]:
+        while True:
+            message = await self.receive()
+            if message is None:
+                return
+            text = message.get("text")
+            yield text if text is not None else bytes(message.get("bytes") or b"")
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        """Send a raw ASGI WebSocket message."""
+        await self._send(message)
 
     async def send_text(self, text: str) -> None:
         await self._send({"type": "websocket.send", "text": text})
@@ -80,15 +163,21 @@ class WebSocket:
         await self._send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any) -> None:
-        await self.send_text(
-            json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
-        )
+        """Send `data` as a compact JSON text message."""
+        await self._send({"type": "websocket.send", "text": dumps(data).decode("utf-8")})
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        if self.closed:
+        """Close the connection (once; later calls do nothing).
+
+        Before `accept()` this refuses the handshake.
+        """
+        if self.application_state is WebSocketState.DISCONNECTED:
             return
-        self.closed = True
+        self.application_state = WebSocketState.DISCONNECTED
+        self.close_code = code
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    # -- the book's context manager -------------------------------------------------------
 
     async def __aenter__(self) -> WebSocket:
         await self.accept()

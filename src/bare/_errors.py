@@ -1,0 +1,67 @@
+"""Turning exceptions into responses: HTTP errors, the generic 500, the debug page."""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import logging
+import traceback
+from typing import Any
+
+from .exceptions import HTTPException
+from .responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from .types import Scope
+
+__all__ = ["error_response", "is_loopback", "server_error_response"]
+
+logger = logging.getLogger("bare.error")
+
+
+def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+    """The default body of an HTTP error: `{"detail": ...}` as JSON."""
+    return JSONResponse({"detail": detail}, status=status, headers=headers)
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    return error_response(exc.status, exc.detail, exc.headers)
+
+
+def is_loopback(scope: Scope) -> bool:
+    """Whether the server listens on a loopback address only (127.0.0.0/8, ::1)."""
+    server = scope.get("server")
+    if not server or server[0] is None:
+        return True  # a unix socket: not reachable from the network
+    host = server[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_error_response(exc: BaseException, scope: Scope, debug: bool) -> Response:
+    """A 500. The traceback is shown only with `debug=True` on a loopback server."""
+    if not (debug and is_loopback(scope)):
+        return error_response(500, "Internal Server Error")
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    accept = _header(scope, b"accept")
+    if "text/html" in accept:
+        body = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>500 Internal Server Error"
+            "</title></head><body><h1>500 Internal Server Error</h1><p>"
+            f"{html.escape(f'{type(exc).__name__}: {exc}')}</p><pre>"
+            f"{html.escape(''.join(lines))}</pre></body></html>"
+        )
+        return HTMLResponse(body, status=500)
+    if "application/json" in accept:
+        detail = {"error": type(exc).__name__, "message": str(exc), "traceback": lines}
+        return JSONResponse({"detail": detail}, status=500)
+    return PlainTextResponse("".join(lines), status=500)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return ""
