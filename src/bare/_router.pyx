@@ -17,9 +17,16 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_Tailmatch(object, object, Py_ssize_t, Py_ssize_t, int) except -1
     Py_ssize_t PyUnicode_Find(object, object, Py_ssize_t, Py_ssize_t, int) except -2
 
-FOUND = 0
-METHOD_NOT_ALLOWED = 1
-NOT_FOUND = 2
+# NOTE: the result codes, as in _router_py.
+cdef enum:
+    C_FOUND = 0
+    C_METHOD_NOT_ALLOWED = 1
+    C_NOT_FOUND = 2
+    C_UNDECIDED = 3  # the first-branch loop cannot tell: run the full walk
+
+FOUND = C_FOUND
+METHOD_NOT_ALLOWED = C_METHOD_NOT_ALLOWED
+NOT_FOUND = C_NOT_FOUND
 
 # NOTE: converter kinds, as in bare.converters.
 cdef enum:
@@ -29,7 +36,7 @@ cdef enum:
     SMALL_NODE = 32  # up to this many literal children, scan instead of hashing
 
 cdef object _NO_MATCH = object()
-cdef tuple _NOT_FOUND_RESULT = (NOT_FOUND, None, None)
+cdef tuple _NOT_FOUND_RESULT = (C_NOT_FOUND, None, None)
 cdef str _HEAD = "HEAD"
 cdef str _GET = "GET"
 cdef str _ANY = "*"
@@ -73,6 +80,9 @@ cdef class _Node:
     cdef list params
     cdef _Leaf rest
     cdef _Leaf leaf
+    cdef bint forks  # anything but a literal child may match a segment here
+    cdef _Param first  # the one parameter to follow when nothing else can, or None
+    cdef bint many_params
 
     def __cinit__(self, dict plain):
         cdef _Mixed mixed
@@ -96,6 +106,10 @@ cdef class _Node:
             self.params.append(param)
         self.rest = _Leaf(plain["rest"][1]) if plain["rest"] is not None else None
         self.leaf = _Leaf(plain["leaf"]) if plain["leaf"] is not None else None
+        self.forks = bool(self.params or self.mixed or self.rest is not None)
+        self.many_params = len(self.params) > 1
+        if self.params and not self.mixed and self.rest is None:
+            self.first = self.params[0]
 
 
 cdef inline object _static_child(_Node node, str path, Py_ssize_t pos, Py_ssize_t end):
@@ -258,17 +272,26 @@ cdef class Matcher:
         cdef tuple names
         cdef dict params
         cdef Py_ssize_t i
+        cdef int code
+        cdef PyObject* found = NULL
         # PERF: fully literal paths first, as in the pure twin.
         leaf = PyDict_GetItem(self._static, path)
         if leaf != NULL:
             handler = _pick(<dict>(<tuple>leaf)[0], method)
             if handler is not None:
-                return (FOUND, (<tuple>handler)[0], {})
+                return (C_FOUND, (<tuple>handler)[0], {})
         if len(path) == 0 or path[0] != u'/':
             return _NOT_FOUND_RESULT
         values = []
-        handler = self._first_branch(method, path, values)
-        if handler is None:
+        # PERF: the walk's first branch in a loop; see the pure twin.
+        code = self._first_branch(method, path, values, &found)
+        if code == C_FOUND:
+            handler = <object>found
+        elif code == C_METHOD_NOT_ALLOWED:
+            return (C_METHOD_NOT_ALLOWED, <object>found, None)
+        elif code == C_NOT_FOUND:
+            return _NOT_FOUND_RESULT
+        else:
             values = []
             partial = []
             handler = _walk(self._root, path, 1, len(path), values, method, partial)
@@ -277,15 +300,21 @@ cdef class Matcher:
             params = {}
             for i in range(len(names)):
                 PyDict_SetItem(params, names[i], values[i])
-            return (FOUND, (<tuple>handler)[0], params)
+            return (C_FOUND, (<tuple>handler)[0], params)
         if not partial:
             return _NOT_FOUND_RESULT
         if len(partial) == 1:
-            return (METHOD_NOT_ALLOWED, partial[0], None)
-        return (METHOD_NOT_ALLOWED, tuple(sorted(set().union(*partial))), None)
+            return (C_METHOD_NOT_ALLOWED, partial[0], None)
+        return (C_METHOD_NOT_ALLOWED, tuple(sorted(set().union(*partial))), None)
 
-    cdef object _first_branch(self, str method, str path, list values):
-        """The walk's first branch, in a loop (see the pure twin); None where it must choose."""
+    cdef int _first_branch(self, str method, str path, list values,
+                           PyObject** found) except -1:
+        """The walk's first branch, in a loop (see the pure twin).
+
+        Returns C_FOUND (`found`: the handler), C_METHOD_NOT_ALLOWED (`found`: the allow
+        tuple) or C_NOT_FOUND when that is the answer, C_UNDECIDED when the full walk must
+        run. `found` is borrowed from the table, which outlives the call.
+        """
         cdef _Node node = self._root
         cdef _Param param
         cdef Py_ssize_t length = len(path)
@@ -293,23 +322,34 @@ cdef class Matcher:
         cdef Py_ssize_t end
         cdef object child
         cdef object value
+        cdef object handler
+        cdef bint forked = False
         while pos <= length:
             end = PyUnicode_FindChar(path, u'/', pos, length, 1)
             if end == -1:
                 end = length
             child = _static_child(node, path, pos, end)
             if child is not None:
+                forked = forked or node.forks
                 node = <_Node>child
             else:
-                if node.mixed or not node.params or end == pos:
-                    return None
-                param = <_Param>node.params[0]
+                param = node.first
+                if param is None or end == pos:
+                    return C_UNDECIDED if forked or node.forks else C_NOT_FOUND
                 value = _convert(param.slot, PyUnicode_Substring(path, pos, end))
                 if value is _NO_MATCH:
-                    return None
+                    return C_UNDECIDED
+                forked = forked or node.many_params
                 values.append(value)
                 node = param.child
             pos = end + 1
         if node.leaf is None:
-            return None
-        return _pick(node.leaf.handlers, method)
+            return C_UNDECIDED if forked else C_NOT_FOUND
+        handler = _pick(node.leaf.handlers, method)
+        if handler is not None:
+            found[0] = <PyObject*>handler  # borrowed: the leaf's dict keeps it alive
+            return C_FOUND
+        if forked:
+            return C_UNDECIDED
+        found[0] = <PyObject*>node.leaf.allow
+        return C_METHOD_NOT_ALLOWED

@@ -42,7 +42,7 @@ Leaf = tuple[dict[str, Handler], tuple[str, ...]]
 
 
 class _Node:
-    __slots__ = ("leaf", "mixed", "params", "rest", "static")
+    __slots__ = ("first", "forks", "leaf", "mixed", "params", "rest", "static")
 
     def __init__(self, plain: dict[str, Any]) -> None:
         self.static: dict[str, _Node] = {k: _Node(v) for k, v in plain["static"].items()}
@@ -50,6 +50,10 @@ class _Node:
         self.params = [(slot[0], slot[1], _Node(child)) for slot, child in plain["params"]]
         self.rest: Leaf | None = plain["rest"][1] if plain["rest"] is not None else None
         self.leaf: Leaf | None = plain["leaf"]
+        # For the first-branch loop: whether anything but a literal child may match a
+        # segment here, and the one parameter to follow when nothing else can.
+        self.forks = bool(self.params or self.mixed or self.rest)
+        self.first = self.params[0] if self.params and not self.mixed and not self.rest else None
 
 
 def _pick(handlers: dict[str, Handler], method: str) -> Handler | None:
@@ -182,19 +186,27 @@ class Matcher:
             return _NOT_FOUND_RESULT
         segments = path[1:].split("/")
         values: list[Any] = []
-        # PERF: follow the walk's first branch in a loop; most requests end there. Where
-        # it would have to choose (mixed segments, a failed conversion, a missing
-        # handler), start the full walk instead, which tries that same branch first.
+        # PERF: follow the walk's first branch in a loop; most requests end there. If
+        # it fails where the walk would have had another branch to try (`forked`), or
+        # at a mixed segment or a refused conversion, run the full walk, which tries
+        # this same branch first. Without a fork, the loop's 404 or 405 is the answer.
         node = self._root
+        forked = False
         for segment in segments:
             child = node.static.get(segment)
-            if child is None:
-                if node.mixed or not node.params or not segment:
-                    break
-                kind, convert, child = node.params[0]
+            if child is not None:
+                forked = forked or node.forks
+            else:
+                first = node.first
+                if first is None or not segment:
+                    if forked or node.forks:
+                        break
+                    return _NOT_FOUND_RESULT
+                kind, convert, child = first
                 value = segment if kind == _KIND_STR else _convert(kind, convert, segment)
                 if value is _NO_MATCH:
                     break
+                forked = forked or len(node.params) > 1
                 values.append(value)
             node = child
         else:
@@ -203,6 +215,10 @@ class Matcher:
                 handler = leaf[0].get(method) or _pick(leaf[0], method)
                 if handler is not None:
                     return (FOUND, handler[0], dict(zip(handler[1], values)))
+                if not forked:
+                    return (METHOD_NOT_ALLOWED, leaf[1], None)
+            elif not forked:
+                return _NOT_FOUND_RESULT
         values = []
         partial: list[tuple[str, ...]] = []
         handler = _walk(self._root, segments, 0, values, method, partial)
