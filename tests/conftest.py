@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +19,19 @@ class Reply:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     messages: list[dict[str, Any]] = field(default_factory=list)
+    receives: int = 0
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
             if key.decode("latin-1").lower() == name:
                 return value.decode("latin-1")
         return None
+
+    def header_list(self, name: str) -> list[str]:
+        return [v.decode("latin-1") for k, v in self.headers if k.decode("latin-1") == name]
 
 
 def call(
@@ -33,10 +41,18 @@ def call(
     *,
     query: bytes = b"",
     body: bytes = b"",
+    chunks: list[bytes] | None = None,
+    disconnect: bool = False,
     headers: list[tuple[bytes, bytes]] | None = None,
     root_path: str = "",
+    server: tuple[str, int] = ("testserver", 80),
 ) -> Reply:
-    """Send one HTTP request to `app` in process and collect the response."""
+    """Send one HTTP request to `app` in process and collect the response.
+
+    `chunks` sends the body in several `http.request` messages; `disconnect` makes the
+    client go away after them instead of waiting. `Reply.receives` counts the calls
+    the app made to `receive`.
+    """
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -49,12 +65,23 @@ def call(
         "query_string": query,
         "headers": headers or [(b"host", b"testserver")],
         "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
+        "server": server,
     }
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
+    if chunks is None:
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+    else:
+        pending = [
+            {"type": "http.request", "body": chunk, "more_body": disconnect or i < len(chunks) - 1}
+            for i, chunk in enumerate(chunks)
+        ]
+    if disconnect:
+        pending.append({"type": "http.disconnect"})
     sent: list[dict[str, Any]] = []
+    receives = 0
 
     async def receive() -> dict[str, Any]:
+        nonlocal receives
+        receives += 1
         if pending:
             return pending.pop(0)
         await asyncio.sleep(3600)  # a real client would be waiting: never answers
@@ -64,11 +91,63 @@ def call(
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    if start is None:
+        return Reply(0, [], b"", sent, receives)
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return Reply(start["status"], list(start.get("headers", [])), content, sent)
+    return Reply(start["status"], list(start.get("headers", [])), content, sent, receives)
 
 
 @pytest.fixture
 def asgi_call() -> Callable[..., Reply]:
     return call
+
+
+def websocket_session(
+    app: Any,
+    path: str,
+    incoming: list[dict[str, Any]],
+    *,
+    query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Drive a WebSocket handler in process: `websocket.connect`, then `incoming`, then
+    a disconnect (1000); returns every message the app sent."""
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": headers or [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "subprotocols": [],
+        "extensions": extensions or {},
+    }
+    pending = [
+        {"type": "websocket.connect"},
+        *incoming,
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+@pytest.fixture
+def ws_session() -> Callable[..., list[dict[str, Any]]]:
+    return websocket_session

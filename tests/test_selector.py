@@ -12,6 +12,9 @@ import bare
 from bare._compat import env_flag
 
 
+FEATURES = ("router", "headers")
+
+
 def probe(value: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "BARE_NO_EXTENSIONS"}
     if value is not None:
@@ -29,13 +32,15 @@ def probe(value: str | None) -> str:
 
 @pytest.mark.parametrize("value", ["1", "true", "YES", " on "])
 def test_no_extensions_forces_the_pure_path(value: str) -> None:
-    assert probe(value) == "False {'router': 'py'} bare._router_py"
+    expected = {feature: "py" for feature in FEATURES}
+    assert probe(value) == f"False {expected} bare._router_py"
 
 
 @pytest.mark.c_extension
 @pytest.mark.parametrize("value", [None, "", "0", "false", "off"])
 def test_compiled_path_is_chosen_by_default(value: str | None) -> None:
-    assert probe(value) == "True {'router': 'c'} bare._router"
+    expected = {feature: "c" for feature in FEATURES}
+    assert probe(value) == f"True {expected} bare._router"
 
 
 def test_flag_parsing_refuses_unknown_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,4 +65,5 @@ def test_version_names_the_live_path() -> None:
         [sys.executable, "-m", "bare", "--version"], capture_output=True, text=True, timeout=60
     )
     mode, kind = ("compiled", "c") if bare.COMPILED else ("pure Python", "py")
-    assert done.stdout.strip() == f"bare {bare.__version__} ({mode}: router={kind})"
+    parts = ", ".join(f"{feature}={kind}" for feature in FEATURES)
+    assert done.stdout.strip() == f"bare {bare.__version__} ({mode}: {parts})"

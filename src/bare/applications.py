@@ -187,7 +187,10 @@ class Bare:
         return func
 
     def add_middleware(self, middleware_class: Callable[..., ASGIApp], **options: Any) -> None:
-        """Wrap the app in `middleware_class(app, **options)`; the last added is outermost.
+        """Wrap the app in `middleware_class(app, **options)`.
+
+        As in the book, the first middleware added is the outermost: it sees the
+        request first and the response last.
 
         The stack is built once, when the app first runs; adding middleware after that
         raises `RuntimeError`.

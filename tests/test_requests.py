@@ -1,0 +1,296 @@
+"""Request: the scope read lazily, and the body read safely."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bare import Bare, Request
+
+Call = Callable[..., Any]
+
+
+def echo_app(extract: Callable[[Request], Any], **app_options: Any) -> Bare:
+    """An app whose one route answers with `extract(request)` (awaited if needed)."""
+    app = Bare(**app_options)
+
+    @app.route("/{path:path}", methods=["GET", "POST", "PUT"])
+    async def handler(request: Request) -> Any:
+        result = extract(request)
+        if hasattr(result, "__await__"):
+            result = await result
+        return {"result": result}
+
+    return app
+
+
+async def body_length(request: Request) -> int:
+    return len(await request.body())
+
+
+def result(reply: Any) -> Any:
+    assert reply.status == 200, reply.body
+    return reply.json()["result"]
+
+
+def test_request_line_and_headers(asgi_call: Call) -> None:
+    app = echo_app(
+        lambda r: [
+            r.method,
+            r.path,
+            r.query_string,
+            r.header("X-Token"),
+            r.header("nope", "dflt"),
+            r.content_type,
+        ]
+    )
+    headers = [(b"host", b"example.com"), (b"x-token", b"abc"), (b"content-type", b"text/plain")]
+    reply = asgi_call(app, "PUT", "/a/b", query=b"x=1", headers=headers)
+    assert result(reply) == ["PUT", "/a/b", "x=1", "abc", "dflt", "text/plain"]
+
+
+def test_headers_are_multi_valued(asgi_call: Call) -> None:
+    app = echo_app(
+        lambda r: [r.headers.getlist("accept"), r.headers["ACCEPT"], "accept" in r.headers]
+    )
+    reply = asgi_call(app, "GET", "/", headers=[(b"accept", b"a"), (b"accept", b"b")])
+    assert result(reply) == [["a", "b"], "a", True]
+
+
+def test_query_params(asgi_call: Call) -> None:
+    app = echo_app(
+        lambda r: [
+            r.query_params,
+            r.query_params.getlist("a"),
+            r.query("a"),
+            r.query("missing", "d"),
+        ]
+    )
+    reply = asgi_call(app, "GET", "/", query=b"a=1&a=2&b=caf%C3%A9&empty=")
+    assert result(reply) == [
+        {"a": ["1", "2"], "b": ["caf\u00e9"], "empty": [""]},
+        ["1", "2"],
+        "1",
+        "d",
+    ]
+
+
+def test_too_many_query_params_is_a_400(asgi_call: Call) -> None:
+    app = echo_app(lambda r: r.query("a"))
+    reply = asgi_call(app, "GET", "/", query=b"&".join(b"a=%d" % i for i in range(1001)))
+    assert reply.status == 400
+    assert reply.json() == {"detail": "Too many query parameters (limit 1000)"}
+    assert (
+        result(asgi_call(app, "GET", "/", query=b"&".join(b"a=%d" % i for i in range(1000)))) == "0"
+    )
+
+
+def test_cookies(asgi_call: Call) -> None:
+    app = echo_app(lambda r: r.cookies)
+    headers = [(b"cookie", b'a=1; b="quoted"; =nameless; junk; a=2'), (b"cookie", b"c=3")]
+    assert result(asgi_call(app, "GET", "/", headers=headers)) == {
+        "a": "1",
+        "b": "quoted",
+        "c": "3",
+    }
+
+
+def test_cookie_limits(asgi_call: Call) -> None:
+    app = echo_app(lambda r: len(r.cookies))
+    many = "; ".join(f"c{i}=v" for i in range(500)).encode()
+    assert result(asgi_call(app, "GET", "/", headers=[(b"cookie", many)])) == 200
+    huge = b"a=" + b"x" * 9000 + b"; b=1"
+    assert result(asgi_call(app, "GET", "/", headers=[(b"cookie", huge)])) == 0
+
+
+def test_url_client_and_url_for(asgi_call: Call) -> None:
+    app = Bare()
+
+    @app.get("/items/{id:int}", name="item")
+    async def item(request: Request) -> Any:
+        return {
+            "url": str(request.url),
+            "base": str(request.base_url),
+            "for": str(request.url_for("item", id=9)),
+            "client": list(request.client or ()),
+        }
+
+    reply = asgi_call(
+        app, "GET", "/items/1", query=b"q=2", headers=[(b"host", b"example.com:8080")]
+    )
+    assert reply.json() == {
+        "url": "http://example.com:8080/items/1?q=2",
+        "base": "http://example.com:8080/",
+        "for": "http://example.com:8080/items/9",
+        "client": ["127.0.0.1", 50000],
+    }
+    proxied = asgi_call(app, "GET", "/items/1", root_path="/api", headers=[(b"host", b"h")])
+    assert proxied.json()["url"] == "http://h/api/items/1"
+    assert proxied.json()["for"] == "http://h/api/items/9"
+
+
+def test_state_starts_from_the_lifespan_state(asgi_call: Call) -> None:
+    app = Bare()
+
+    @app.get("/")
+    async def index(request: Request) -> Any:
+        request.state.seen = True
+        return dict(request.state)
+
+    assert asgi_call(app, "GET", "/").json() == {"seen": True}
+
+
+# -- the body ------------------------------------------------------------------------------
+
+
+def test_body_text_and_stream(asgi_call: Call) -> None:
+    async def chunks(request: Request) -> Any:
+        return [chunk.decode() async for chunk in request.stream()]
+
+    reply = asgi_call(echo_app(chunks), "POST", "/", chunks=[b"ab", b"", b"cd"])
+    assert result(reply) == ["ab", "cd"]
+    reply = asgi_call(echo_app(lambda r: r.text()), "POST", "/", chunks=[b"ab", b"", b"cd"])
+    assert result(reply) == "abcd"
+
+
+def test_json_body(asgi_call: Call) -> None:
+    app = echo_app(lambda r: r.json())
+    headers = [(b"content-type", b"application/json; charset=utf-8")]
+    assert result(asgi_call(app, "POST", "/", body=b'{"a": [1, 2]}', headers=headers)) == {
+        "a": [1, 2]
+    }
+    problem = [(b"content-type", b"application/problem+json")]
+    assert result(asgi_call(app, "POST", "/", body=b"[1]", headers=problem)) == [1]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [b"text/plain", b"application/x-www-form-urlencoded", b"multipart/form-data", b""],
+)
+def test_json_needs_a_json_content_type(asgi_call: Call, content_type: bytes) -> None:
+    app = echo_app(lambda r: r.json())
+    reply = asgi_call(app, "POST", "/", body=b"{}", headers=[(b"content-type", content_type)])
+    assert reply.status == 415
+    assert reply.json() == {"detail": "Content-Type must be application/json"}
+    relaxed = echo_app(lambda r: r.json(strict_content_type=False))
+    assert (
+        result(
+            asgi_call(relaxed, "POST", "/", body=b"{}", headers=[(b"content-type", content_type)])
+        )
+        == {}
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b'{"a": ', "Malformed JSON: Expecting value at line 1 column 7"),
+        (b"NaN", "Malformed JSON: NaN is not valid JSON"),
+        (b"[Infinity]", "Malformed JSON: Infinity is not valid JSON"),
+        (b"\xff", "JSON body is not valid UTF-8"),
+        (b"9" * 100_000, "Malformed JSON: number too large"),
+        (b"[" * 100_000 + b"]" * 100_000, "Malformed JSON: nested too deeply"),
+    ],
+)
+def test_malformed_json_is_a_400(asgi_call: Call, body: bytes, detail: str) -> None:
+    app = echo_app(lambda r: r.json())
+    reply = asgi_call(app, "POST", "/", body=body, headers=[(b"content-type", b"application/json")])
+    assert reply.status == 400
+    assert reply.json() == {"detail": detail}
+
+
+def test_invalid_utf8_text_is_a_400(asgi_call: Call) -> None:
+    reply = asgi_call(echo_app(lambda r: r.text()), "POST", "/", body=b"\xc3\x28")
+    assert (reply.status, reply.json()) == (400, {"detail": "Request body is not valid UTF-8"})
+
+
+def test_declared_length_over_the_limit_is_refused_before_reading(asgi_call: Call) -> None:
+    app = echo_app(body_length, max_body_size=10)
+    reply = asgi_call(app, "POST", "/", body=b"x" * 11, headers=[(b"content-length", b"11")])
+    assert reply.status == 413
+    assert reply.json() == {"detail": "Request body too large (limit 10 bytes)"}
+    assert reply.header("connection") == "close"
+    assert reply.receives == 0
+
+
+def test_streamed_body_over_the_limit_is_cut_off(asgi_call: Call) -> None:
+    app = echo_app(body_length, max_body_size=10)
+    reply = asgi_call(app, "POST", "/", chunks=[b"x" * 6, b"x" * 6, b"x" * 6])
+    assert reply.status == 413
+    assert reply.receives == 2  # stopped at the chunk that crossed the limit
+
+
+def test_default_limit_is_one_mebibyte(asgi_call: Call) -> None:
+    app = echo_app(body_length)
+    size = 1024 * 1024
+    assert asgi_call(app, "POST", "/", chunks=[b"x" * size]).status == 200
+    assert asgi_call(app, "POST", "/", chunks=[b"x" * size, b"x"]).status == 413
+
+
+def test_per_route_limits(asgi_call: Call) -> None:
+    app = Bare(max_body_size=4)
+
+    @app.post("/big", max_body_size=100)
+    async def big(request: Request) -> int:
+        return len(await request.body())
+
+    @app.post("/any", max_body_size=None)
+    async def anything(request: Request) -> int:
+        return len(await request.body())
+
+    @app.post("/small")
+    async def small(request: Request) -> int:
+        return len(await request.body())
+
+    assert asgi_call(app, "POST", "/big", body=b"x" * 100).body == b"100"
+    assert asgi_call(app, "POST", "/big", body=b"x" * 101).status == 413
+    assert asgi_call(app, "POST", "/any", chunks=[b"x" * 1000] * 5).body == b"5000"
+    assert asgi_call(app, "POST", "/small", body=b"x" * 5).status == 413
+
+
+@pytest.mark.parametrize("value", [b"abc", b"-1", b"1 2", b"\xd9\xa3"])
+def test_invalid_content_length_is_a_400(asgi_call: Call, value: bytes) -> None:
+    reply = asgi_call(echo_app(body_length), "POST", "/", headers=[(b"content-length", value)])
+    assert (reply.status, reply.json()) == (400, {"detail": "Invalid Content-Length header"})
+
+
+def test_client_disconnecting_mid_body_gets_no_response(asgi_call: Call) -> None:
+    seen = []
+
+    async def read(request: Request) -> Any:
+        try:
+            return await request.body()
+        finally:
+            seen.append(await request.is_disconnected())
+
+    reply = asgi_call(echo_app(read), "POST", "/", chunks=[b"part"], disconnect=True)
+    assert reply.status == 0 and reply.messages == []  # nobody left to answer
+    assert seen == [True]
+
+
+def test_is_disconnected_keeps_unread_body(asgi_call: Call) -> None:
+    async def check(request: Request) -> Any:
+        return [await request.is_disconnected(), (await request.body()).decode()]
+
+    assert result(asgi_call(echo_app(check), "POST", "/", body=b"kept")) == [False, "kept"]
+
+
+def test_body_is_cached_and_stream_is_single_use(asgi_call: Call) -> None:
+    async def twice(request: Request) -> Any:
+        first = await request.body()
+        second = await request.body()
+        streamed = [c async for c in request.stream()]
+        return [first.decode(), second.decode(), [c.decode() for c in streamed]]
+
+    assert result(asgi_call(echo_app(twice), "POST", "/", body=b"abc")) == ["abc", "abc", ["abc"]]
+
+    async def stream_twice(request: Request) -> Any:
+        [c async for c in request.stream()]
+        return await request.body()
+
+    reply = asgi_call(echo_app(stream_twice), "POST", "/", body=b"abc")
+    assert reply.status == 500  # a handler bug, reported as such
+    assert json.loads(reply.body) == {"detail": "Internal Server Error"}

@@ -1,0 +1,329 @@
+"""The response family: bodies, headers, cookies, JSON, redirects, streaming and files."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import decimal
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bare import _json
+from bare.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+
+Call = Callable[..., Any]
+
+
+def serve(response: Response) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await response(scope, receive, send)
+
+    return app
+
+
+def test_bodies_and_content_length(asgi_call: Call) -> None:
+    for body, expected in [
+        ("caf\u00e9", "caf\u00e9".encode()),
+        (b"\x00\xff", b"\x00\xff"),
+        (None, b""),
+    ]:
+        reply = asgi_call(serve(Response(body)), "GET", "/")
+        assert reply.body == expected
+        assert reply.header("content-length") == str(len(expected))
+        assert reply.header("content-type") == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize("status", [204, 304, 101])
+def test_no_body_no_length_for_bodiless_statuses(asgi_call: Call, status: int) -> None:
+    reply = asgi_call(serve(Response("ignored", status=status)), "GET", "/")
+    assert reply.status == status
+    assert reply.body == b""
+    assert reply.header("content-length") is None
+    assert reply.header("content-type") is None
+
+
+def test_head_keeps_length_and_drops_body(asgi_call: Call) -> None:
+    reply = asgi_call(serve(HTMLResponse("<p>hi</p>")), "HEAD", "/")
+    assert reply.body == b""
+    assert reply.header("content-length") == "9"
+    assert reply.header("content-type") == "text/html; charset=utf-8"
+
+
+def test_set_header_replaces_and_add_header_appends(asgi_call: Call) -> None:
+    response = PlainTextResponse("x", headers={"X-Thing": "1"})
+    response.set_header("x-thing", "2").add_header("Vary", "Cookie").add_header("vary", "Origin")
+    assert response.get_header("X-THING") == "2"
+    reply = asgi_call(serve(response), "GET", "/")
+    assert reply.header_list("x-thing") == ["2"]
+    assert reply.header_list("vary") == ["Cookie", "Origin"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("x-ok", "evil\r\nset-cookie: a=b"),
+        ("x-ok", "nul\x00byte"),
+        ("x-ok", "line\nfeed"),
+        ("x-ok", "snow\u2603man"),
+        ("bad name", "v"),
+        ("x:y", "v"),
+        ("", "v"),
+    ],
+)
+def test_header_injection_is_refused_when_set(name: str, value: str) -> None:
+    with pytest.raises(ValueError):
+        Response("x").set_header(name, value)
+    with pytest.raises(ValueError):
+        Response("x", headers={name: value})
+
+
+def test_several_cookies_with_safe_defaults(asgi_call: Call) -> None:
+    response = Response("x")
+    response.set_cookie("session", "abc123", max_age=3600)
+    response.set_cookie("theme", "dark", httponly=False, samesite="strict", secure=True)
+    response.delete_cookie("old")
+    cookies = asgi_call(serve(response), "GET", "/").header_list("set-cookie")
+    assert cookies[0] == "session=abc123; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"
+    assert cookies[1] == "theme=dark; Path=/; Secure; SameSite=Strict"
+    assert cookies[2] == (
+        "old=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; SameSite=Lax"
+    )
+
+
+def test_cookie_expires_forms() -> None:
+    when = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    response = Response().set_cookie("a", "1", expires=when, path=None, domain="example.com")
+    assert response.get_header("set-cookie") == (
+        "a=1; Expires=Wed, 02 Jan 2030 03:04:05 GMT; Domain=example.com; HttpOnly; SameSite=Lax"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"key": "bad name", "value": "v"}, "invalid cookie name"),
+        ({"key": "", "value": "v"}, "invalid cookie name"),
+        ({"key": "k", "value": "a;b"}, "may not contain"),
+        ({"key": "k", "value": "a b"}, "may not contain"),
+        ({"key": "k", "value": 'say "hi"'}, "may not contain"),
+        ({"key": "k", "value": "caf\u00e9"}, "may not contain"),
+        ({"key": "k", "value": "v", "path": "/a;b"}, "contains ';'"),
+        ({"key": "k", "value": "v", "domain": "x\r\n"}, "control character"),
+        ({"key": "k", "value": "v", "samesite": "sometimes"}, "samesite must be"),
+        ({"key": "k", "value": "v", "samesite": "none"}, "needs secure=True"),
+    ],
+)
+def test_unsafe_cookies_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Response().set_cookie(**kwargs)
+
+
+def test_json_is_compact_utf8(asgi_call: Call) -> None:
+    data = {"name": "caf\u00e9 \u2603", "n": [1, 2.5, None, True], "nested": {"k": "v"}}
+    reply = asgi_call(serve(JSONResponse(data, status=201)), "GET", "/")
+    assert reply.status == 201
+    assert reply.header("content-type") == "application/json"
+    assert (
+        reply.body
+        == '{"name":"caf\u00e9 \u2603","n":[1,2.5,null,true],"nested":{"k":"v"}}'.encode()
+    )
+
+
+def test_json_extra_types() -> None:
+    data = {
+        "when": datetime.datetime(2024, 5, 6, 7, 8, 9),
+        "day": datetime.date(2024, 5, 6),
+        "id": uuid.UUID("3b241101-e2bb-4255-8caf-4136c566a962"),
+        "price": decimal.Decimal("9.99"),
+        "tags": frozenset({"a"}),
+    }
+    assert JSONResponse(data).body == (
+        b'{"when":"2024-05-06T07:08:09","day":"2024-05-06",'
+        b'"id":"3b241101-e2bb-4255-8caf-4136c566a962","price":"9.99","tags":["a"]}'
+    )
+
+
+def test_json_refuses_unknown_objects_instead_of_leaking_their_str() -> None:
+    class Secret:
+        def __str__(self) -> str:
+            return "password=hunter2"
+
+    with pytest.raises(TypeError, match="Secret is not JSON serializable"):
+        JSONResponse({"x": Secret()})
+
+
+@pytest.mark.skipif(_json.orjson is None, reason="orjson is not installed")
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [True, False, None], "c": "\u00e9\u2028</script>"},
+        [0.1, 1.5, 123456789.0, 1e16, 1e300, -0.0],
+        {1: "int key", "s": "str key"},
+        2**80,
+        {"when": datetime.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.timezone.utc)},
+        "",
+        [],
+    ],
+)
+def test_orjson_and_stdlib_give_the_same_bytes(value: Any) -> None:
+    assert _json.dumps(value) == _json._dumps_stdlib(value)
+
+
+def test_redirects() -> None:
+    for status in (301, 302, 303, 307, 308):
+        response = RedirectResponse("/caf\u00e9 x?q=1#top", status=status)
+        assert response.get_header("location") == "/caf%C3%A9%20x?q=1#top"
+        assert response.body == b""
+    assert RedirectResponse("/").status == 302
+    with pytest.raises(ValueError, match="redirect status"):
+        RedirectResponse("/", status=200)
+    # Control characters are percent-encoded, so they cannot split the headers.
+    assert RedirectResponse("/\r\nset-cookie: x=1").get_header("location") == (
+        "/%0D%0Aset-cookie:%20x=1"
+    )
+    assert RedirectResponse("/a%20b").get_header("location") == "/a%20b"
+
+
+# -- streaming --------------------------------------------------------------------------
+
+
+def test_streaming_async_and_sync_iterators(asgi_call: Call) -> None:
+    async def agen() -> AsyncIterator[str]:
+        for part in ("a", "b", "c"):
+            yield part
+
+    threads = set()
+
+    def gen() -> Iterator[bytes]:
+        for part in (b"x", b"y"):
+            threads.add(threading.get_ident())
+            yield part
+
+    reply = asgi_call(serve(StreamingResponse(agen())), "GET", "/")
+    assert reply.body == b"abc"
+    assert reply.header("content-length") is None
+    assert [m.get("more_body") for m in reply.messages[1:]] == [True, True, True, None]
+    reply = asgi_call(
+        serve(StreamingResponse(gen(), content_type="application/octet-stream")), "GET", "/"
+    )
+    assert reply.body == b"xy"
+    assert threading.get_ident() not in threads  # a blocking generator runs off the loop
+
+
+def test_streaming_stops_when_the_client_disconnects(asgi_call: Call) -> None:
+    produced = []
+    closed = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                produced.append(1)
+                yield b"tick"
+                await asyncio.sleep(0.001)
+        finally:
+            closed.append(True)
+
+    reply = asgi_call(
+        serve(StreamingResponse(endless())), "GET", "/", chunks=[b""], disconnect=True
+    )
+    assert reply.status == 200
+    assert closed == [True]
+    assert len(produced) < 1000
+
+
+def test_streaming_head_sends_no_body_and_closes_the_generator(asgi_call: Call) -> None:
+    closed = []
+
+    def gen() -> Iterator[bytes]:
+        try:
+            yield b"never sent"
+        finally:
+            closed.append(True)
+
+    iterator = gen()
+    next(iterator, None)  # started, so close() runs its finally
+    reply = asgi_call(serve(StreamingResponse(iterator)), "HEAD", "/")
+    assert reply.body == b"" and closed == [True]
+
+
+def test_streaming_error_after_start_propagates(asgi_call: Call) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"partial"
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        asgi_call(serve(StreamingResponse(broken())), "GET", "/")
+
+
+# -- files ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"hello file\n" * 10_000)
+    return path
+
+
+def test_file_response(asgi_call: Call, text_file: Path) -> None:
+    reply = asgi_call(serve(FileResponse(text_file)), "GET", "/")
+    assert reply.status == 200
+    assert reply.body == text_file.read_bytes()
+    assert reply.header("content-length") == str(text_file.stat().st_size)
+    assert reply.header("content-type") == "text/plain; charset=utf-8"
+    assert reply.header("etag") and (reply.header("last-modified") or "").endswith("GMT")
+    assert (
+        len([m for m in reply.messages if m["type"] == "http.response.body"]) > 1
+    )  # chunked reads
+
+
+def test_file_response_head_and_conditional(asgi_call: Call, text_file: Path) -> None:
+    first = asgi_call(serve(FileResponse(text_file)), "HEAD", "/")
+    assert first.body == b"" and first.header("content-length") == str(text_file.stat().st_size)
+    etag = first.header("etag")
+    assert etag is not None
+    again = asgi_call(
+        serve(FileResponse(text_file)), "GET", "/", headers=[(b"if-none-match", etag.encode())]
+    )
+    assert again.status == 304 and again.body == b"" and again.header("etag") == etag
+    since = first.header("last-modified")
+    assert since is not None
+    cached = asgi_call(
+        serve(FileResponse(text_file)), "GET", "/", headers=[(b"if-modified-since", since.encode())]
+    )
+    assert cached.status == 304
+    os.utime(text_file, (1, 2_000_000_000))
+    fresh = asgi_call(
+        serve(FileResponse(text_file)), "GET", "/", headers=[(b"if-none-match", etag.encode())]
+    )
+    assert fresh.status == 200
+
+
+def test_file_response_download_name(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"\x00")
+    response = FileResponse(path, filename='r\u00e9sum\u00e9 "final".pdf')
+    assert response.get_header("content-type") == "application/pdf"
+    assert response.get_header("content-disposition") == (
+        'attachment; filename="r?sum? _final_.pdf"; '
+        "filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf"
+    )
+
+
+def test_file_response_missing_file_raises_before_sending(asgi_call: Call, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        asgi_call(serve(FileResponse(tmp_path / "nope.txt")), "GET", "/")

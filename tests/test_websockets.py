@@ -1,0 +1,175 @@
+"""WebSocket handlers in process: the book's API and what it grew."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bare import Bare, PlainTextResponse, WebSocket
+from bare.exceptions import WebSocketException
+from bare.websockets import WebSocketState
+
+Session = Callable[..., list[dict[str, Any]]]
+
+
+def text(message: str) -> dict[str, Any]:
+    return {"type": "websocket.receive", "text": message}
+
+
+def binary(data: bytes) -> dict[str, Any]:
+    return {"type": "websocket.receive", "bytes": data}
+
+
+def test_book_echo(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/ws")
+    async def chat(ws: WebSocket) -> None:
+        async with ws:
+            await ws.send_text("Welcome!")
+            while True:
+                message = await ws.receive_text()
+                if message is None:
+                    break
+                await ws.send_json({"type": "echo", "original": message, "upper": message.upper()})
+
+    sent = ws_session(app, "/ws", [text("hi"), text("caf\u00e9")])
+    assert sent[0]["type"] == "websocket.accept"
+    assert sent[1] == {"type": "websocket.send", "text": "Welcome!"}
+    assert sent[2]["text"] == '{"type":"echo","original":"hi","upper":"HI"}'
+    assert sent[3]["text"] == '{"type":"echo","original":"caf\u00e9","upper":"CAF\u00c9"}'
+    assert len(sent) == 4  # the client closed first: nothing more to send
+
+
+def test_iteration_json_and_scope_data(ws_session: Session) -> None:
+    app = Bare()
+    seen: list[Any] = []
+
+    @app.websocket("/rooms/{room}")
+    async def room(ws: WebSocket) -> None:
+        seen.append((ws.path_params, ws.query("user"), ws.header("x-team"), ws.cookies))
+        await ws.accept(subprotocol="chat.v1", headers=[("x-server", "bare")])
+        async for message in ws:
+            seen.append(message)
+        seen.append(ws.client_state)
+
+    headers = [(b"host", b"h"), (b"x-team", b"blue"), (b"cookie", b"sid=42")]
+    sent = ws_session(
+        app, "/rooms/lobby", [text("a"), binary(b"\x00")], query=b"user=ann", headers=headers
+    )
+    assert sent[0] == {
+        "type": "websocket.accept",
+        "subprotocol": "chat.v1",
+        "headers": [(b"x-server", b"bare")],
+    }
+    assert seen == [
+        ({"room": "lobby"}, "ann", "blue", {"sid": "42"}),
+        "a",
+        b"\x00",
+        WebSocketState.DISCONNECTED,
+    ]
+
+
+def test_receive_json(ws_session: Session) -> None:
+    app = Bare()
+    got: list[Any] = []
+
+    @app.websocket("/")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        got.append(await ws.receive_json())
+        got.append(await ws.receive_json())
+
+    ws_session(app, "/", [text('{"a": [1, 2]}')])
+    assert got == [{"a": [1, 2]}, None]
+
+
+def test_bytes_versus_text_confusion_closes_with_1011(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.receive_text()
+
+    sent = ws_session(app, "/", [binary(b"\x01")])
+    assert sent[-1] == {"type": "websocket.close", "code": 1011, "reason": ""}
+
+
+def test_handler_error_closes_with_1011_without_the_text(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        raise RuntimeError("secret detail")
+
+    sent = ws_session(app, "/", [])
+    assert sent == [
+        {"type": "websocket.accept", "subprotocol": None, "headers": []},
+        {"type": "websocket.close", "code": 1011, "reason": ""},
+    ]
+
+
+def test_websocket_exception_closes_with_its_code(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        raise WebSocketException(4001, "bad token")
+
+    assert ws_session(app, "/", [])[-1] == {
+        "type": "websocket.close",
+        "code": 4001,
+        "reason": "bad token",
+    }
+
+
+def test_reject_before_accept(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/private")
+    async def private(ws: WebSocket) -> None:
+        await ws.close(4403, "forbidden")
+
+    assert ws_session(app, "/private", []) == [
+        {"type": "websocket.close", "code": 4403, "reason": "forbidden"}
+    ]
+
+
+def test_deny_with_an_http_response(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/private")
+    async def private(ws: WebSocket) -> None:
+        await ws.deny(PlainTextResponse("go away", status=403))
+
+    with_extension = ws_session(app, "/private", [], extensions={"websocket.http.response": {}})
+    assert with_extension[0]["type"] == "websocket.http.response.start"
+    assert with_extension[0]["status"] == 403
+    assert with_extension[1] == {"type": "websocket.http.response.body", "body": b"go away"}
+    without = ws_session(app, "/private", [])
+    assert without == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+
+
+def test_unknown_websocket_path_is_refused(ws_session: Session) -> None:
+    assert ws_session(Bare(), "/nope", []) == [
+        {"type": "websocket.close", "code": 1008, "reason": "Not Found"}
+    ]
+
+
+def test_close_is_idempotent_and_client_close_code_is_kept(ws_session: Session) -> None:
+    app = Bare()
+    codes: list[Any] = []
+
+    @app.websocket("/")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        assert await ws.receive_text() is None
+        codes.append(ws.close_code)
+        await ws.close()  # nothing left to close: no message
+
+    sent = ws_session(app, "/", [])
+    assert codes == [1000]
+    assert [m["type"] for m in sent] == ["websocket.accept"]
