@@ -16,6 +16,7 @@ from ._concurrency import run_in_threadpool
 from ._cookies import cookie_header
 from ._json import dumps
 from .headers import encode_header
+from .middleware import RESPONSE_HEADERS_KEY
 from .types import Receive, Scope, Send
 
 __all__ = [
@@ -152,7 +153,7 @@ class Response:
         headers = self.raw_headers
         if has_body(self.status) and not any(n == b"content-length" for n, _ in headers):
             headers = [*headers, (b"content-length", str(len(self.body)).encode("ascii"))]
-        extra = scope.get("bare.response_headers")
+        extra = scope.get(RESPONSE_HEADERS_KEY)
         if extra:
             headers = headers + extra
         return {"type": "http.response.start", "status": self.status, "headers": headers}
@@ -259,7 +260,7 @@ class StreamingResponse(Response):
         self.content = content
 
     def start_message(self, scope: Scope) -> dict[str, Any]:
-        extra = scope.get("bare.response_headers")
+        extra = scope.get(RESPONSE_HEADERS_KEY)
         headers = self.raw_headers + extra if extra else self.raw_headers
         return {"type": "http.response.start", "status": self.status, "headers": headers}
 
@@ -360,7 +361,7 @@ class FileResponse(Response):
         etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
         modified = formatdate(stat.st_mtime, usegmt=True)
         validators = [(b"etag", etag.encode("ascii")), (b"last-modified", modified.encode("ascii"))]
-        extra = scope.get("bare.response_headers") or []
+        extra = scope.get(RESPONSE_HEADERS_KEY) or []
         if self.status == 200 and _not_modified(scope, etag, stat.st_mtime):
             await send(
                 {"type": "http.response.start", "status": 304, "headers": validators + extra}

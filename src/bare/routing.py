@@ -17,7 +17,8 @@ from ._endpoints import serve_http, serve_websocket
 from ._speedups import router_impl
 from ._table import ANY_METHOD, RouteConflictError, TableBuilder, TableEntry
 from ._templates import PathTemplate, RouteError, parse_template
-from .types import ASGIApp, Receive, Scope, Send
+from .middleware import RESPONSE_HEADERS_KEY
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "FOUND",
@@ -149,10 +150,23 @@ class Mount:
         child = dict(scope)
         child["root_path"] = scope.get("root_path", "") + consumed
         child["path_params"] = params
+        extra = child.pop(RESPONSE_HEADERS_KEY, None)
+        if extra:
+            # Headers a middleware asked bare to add: the mounted app may not know how.
+            send = _adding_headers(send, extra)
         await self.app(child, receive, send)
 
     def __repr__(self) -> str:
         return f"Mount({self.path!r}, name={self.name!r})"
+
+
+def _adding_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return send_with_headers
 
 
 def route_path(scope: Scope) -> str:
