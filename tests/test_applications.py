@@ -164,6 +164,25 @@ def test_405_handler_keeps_allow(asgi_call: Call) -> None:
     assert reply.header("allow") == "GET, HEAD, OPTIONS"
 
 
+def test_a_500_handler_takes_unhandled_exceptions(asgi_call: Call) -> None:
+    app = Bare()
+
+    @app.exception_handler(500)
+    async def oops(request: Request, exc: Exception) -> Any:
+        return PlainTextResponse(f"sorry ({type(exc).__name__})", status=500)
+
+    @app.get("/")
+    async def index(request: Request) -> Any:
+        raise LookupError("x")
+
+    @app.get("/teapot")
+    async def teapot(request: Request) -> Any:
+        raise HTTPException(418)
+
+    assert asgi_call(app, "GET", "/").body == b"sorry (LookupError)"
+    assert asgi_call(app, "GET", "/teapot").json() == {"detail": "I'm a Teapot"}
+
+
 def test_a_failing_exception_handler_gives_a_plain_500(asgi_call: Call) -> None:
     app = Bare()
 

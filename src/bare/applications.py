@@ -163,16 +163,18 @@ class Bare:
         return decorator
 
     def exception_handler_for(self, exc: Exception) -> ExceptionHandler | None:
-        """The registered handler for `exc`: by status for HTTP errors, then by class."""
+        """The registered handler for `exc`: by status for HTTP errors, then by class;
+        a handler for 500 takes any other exception."""
         handlers = self.exception_handlers
         if not handlers:
             return None
-        if isinstance(exc, HTTPException) and exc.status in handlers:
+        is_http = isinstance(exc, HTTPException)
+        if is_http and exc.status in handlers:
             return handlers[exc.status]
         for cls in type(exc).__mro__:
             if cls in handlers:
                 return handlers[cls]
-        return None
+        return None if is_http else handlers.get(500)
 
     # -- lifespan and middleware ------------------------------------------------------
 
