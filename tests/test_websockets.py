@@ -173,3 +173,33 @@ def test_close_is_idempotent_and_client_close_code_is_kept(ws_session: Session) 
     sent = ws_session(app, "/", [])
     assert codes == [1000]
     assert [m["type"] for m in sent] == ["websocket.accept"]
+
+
+def test_sending_after_the_client_left_is_not_an_error(caplog: Any) -> None:
+    import asyncio
+
+    app = Bare()
+    outcome: list[Any] = []
+
+    @app.websocket("/")
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            await ws.send_text("anyone there?")
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+            raise
+
+    incoming = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] != "websocket.accept":
+            raise ConnectionResetError("client gone")  # what ASGI 2.4 servers raise
+
+    scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b""}
+    asyncio.run(app(scope, receive, send))  # nothing escapes
+    assert outcome == ["WebSocketDisconnect"]
+    assert "unhandled error" not in caplog.text

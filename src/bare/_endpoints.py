@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._concurrency import is_async_callable, run_in_threadpool
-from ._errors import http_exception_response, server_error_response
+from ._errors import SERVER_EXCEPTION_KEY, http_exception_response, server_error_response
 from .exceptions import ClientDisconnect, HTTPException, WebSocketException
 from .requests import DEFAULT_MAX_BODY_SIZE, Request
 from .responses import JSONResponse, PlainTextResponse, Response
-from .websockets import WebSocket
+from .websockets import WebSocket, WebSocketDisconnect
 
 if TYPE_CHECKING:
     from .applications import Bare
@@ -89,6 +89,7 @@ async def handle_exception(app: Bare | None, exc: Exception, request: Request) -
     if isinstance(exc, HTTPException):
         return http_exception_response(exc)
     logger.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    request.scope[SERVER_EXCEPTION_KEY] = exc
     return server_error_response(exc, request.scope, app is not None and app.debug)
 
 
@@ -100,6 +101,8 @@ async def serve_websocket(
     websocket = WebSocket(scope, receive, send)
     try:
         await route.endpoint(websocket)
+    except WebSocketDisconnect:
+        pass  # the client left: not an error
     except WebSocketException as exc:
         await websocket.close(exc.code, exc.reason)
     except Exception:

@@ -12,9 +12,13 @@ from .exceptions import HTTPException
 from .responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from .types import Scope
 
-__all__ = ["error_response", "is_loopback", "server_error_response"]
+__all__ = ["SERVER_EXCEPTION_KEY", "error_response", "is_loopback", "server_error_response"]
 
 logger = logging.getLogger("bare.error")
+
+# The scope key under which an unhandled exception is kept after its 500 was sent, so a
+# test client can raise it in the test (servers ignore it).
+SERVER_EXCEPTION_KEY = "bare.exception"
 
 
 def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:

@@ -168,13 +168,12 @@ class Bare:
         handlers = self.exception_handlers
         if not handlers:
             return None
-        is_http = isinstance(exc, HTTPException)
-        if is_http and exc.status in handlers:
+        if isinstance(exc, HTTPException) and exc.status in handlers:
             return handlers[exc.status]
         for cls in type(exc).__mro__:
             if cls in handlers:
                 return handlers[cls]
-        return None if is_http else handlers.get(500)
+        return None if isinstance(exc, HTTPException) else handlers.get(500)
 
     # -- lifespan and middleware ------------------------------------------------------
 

@@ -246,8 +246,10 @@ class StreamingResponse(Response):
     Async iterators are consumed on the loop; plain iterators run in the thread pool
     (one `next()` at a time) so a blocking generator cannot stall the server. The
     stream stops when the client disconnects. No `content-length` is added (the server
-    uses chunked encoding) unless you set one.
+    uses chunked encoding) unless you set one, and no `content-type` unless you give one.
     """
+
+    content_type = None
 
     def __init__(
         self,

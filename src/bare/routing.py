@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from ._concurrency import is_async_callable
 from ._endpoints import serve_http, serve_websocket
+from ._errors import SERVER_EXCEPTION_KEY
 from ._speedups import router_impl
 from ._table import ANY_METHOD, RouteConflictError, TableBuilder, TableEntry
 from ._templates import PathTemplate, RouteError, parse_template
@@ -154,7 +155,11 @@ class Mount:
         if extra:
             # Headers a middleware asked bare to add: the mounted app may not know how.
             send = _adding_headers(send, extra)
-        await self.app(child, receive, send)
+        try:
+            await self.app(child, receive, send)
+        finally:
+            if SERVER_EXCEPTION_KEY in child:
+                scope[SERVER_EXCEPTION_KEY] = child[SERVER_EXCEPTION_KEY]
 
     def __repr__(self) -> str:
         return f"Mount({self.path!r}, name={self.name!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
@@ -153,18 +154,27 @@ class WebSocket(HTTPConnection):
     # -- sending --------------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
-        """Send a raw ASGI WebSocket message."""
-        await self._send(message)
+        """Send a raw ASGI WebSocket message.
+
+        Raises `WebSocketDisconnect` if the client has gone (servers raise `OSError`).
+        """
+        if self.application_state is WebSocketState.DISCONNECTED:
+            raise WebSocketDisconnect(self.close_code or 1006)
+        try:
+            await self._send(message)
+        except OSError:
+            self._client_gone({"code": 1006})
+            raise WebSocketDisconnect(1006) from None
 
     async def send_text(self, text: str) -> None:
-        await self._send({"type": "websocket.send", "text": text})
+        await self.send({"type": "websocket.send", "text": text})
 
     async def send_bytes(self, data: bytes) -> None:
-        await self._send({"type": "websocket.send", "bytes": data})
+        await self.send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any) -> None:
         """Send `data` as a compact JSON text message."""
-        await self._send({"type": "websocket.send", "text": dumps(data).decode("utf-8")})
+        await self.send({"type": "websocket.send", "text": dumps(data).decode("utf-8")})
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (once; later calls do nothing).
@@ -175,7 +185,8 @@ class WebSocket(HTTPConnection):
             return
         self.application_state = WebSocketState.DISCONNECTED
         self.close_code = code
-        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        with contextlib.suppress(OSError):  # the client left first: nothing to close
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
     # -- the book's context manager -------------------------------------------------------
 
