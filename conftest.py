@@ -63,6 +63,11 @@ def router_module(impl: Impl) -> ModuleType:
     return impl.module("router")
 
 
+@pytest.fixture(scope="session")
+def headers_module(impl: Impl) -> ModuleType:
+    return impl.module("headers")
+
+
 @pytest.fixture
 def make_router(router_module: ModuleType) -> Any:
     """`make_router(**options)`: a `bare.routing.Router` on the implementation under test."""

@@ -26,7 +26,7 @@ def env_flag(name: str) -> bool:
 
 NO_EXTENSIONS = env_flag("BARE_NO_EXTENSIONS") or platform.python_implementation() != "CPython"
 REQUIRE_EXTENSIONS = env_flag("BARE_REQUIRE_EXTENSIONS")
-MODULES = ("_router",)
+MODULES = ("_router", "_headers")
 
 
 def extensions() -> list:

@@ -11,7 +11,6 @@ import pytest
 import bare
 from bare._compat import env_flag
 
-
 FEATURES = ("router", "headers")
 
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from ._compat import NO_EXTENSIONS
 
-__all__ = ["COMPILED", "implementations", "router_impl"]
+__all__ = ["COMPILED", "headers_impl", "implementations", "router_impl"]
 
-_FEATURES = ("router",)
+_FEATURES = ("router", "headers")
 
 
 def _load(feature: str) -> ModuleType:
@@ -30,9 +30,11 @@ def _load(feature: str) -> ModuleType:
 _modules = {feature: _load(feature) for feature in _FEATURES}
 
 if TYPE_CHECKING:
+    from . import _headers_py as headers_impl
     from . import _router_py as router_impl
 else:
     router_impl = _modules["router"]
+    headers_impl = _modules["headers"]
 
 
 def implementations() -> dict[str, str]:

@@ -1,0 +1,232 @@
+"""Pure-Python header codecs: the reference twin of `_headers.pyx`.
+
+The contract, which both modules follow to the exception type:
+
+`Headers(raw=())` is a read-only, case-insensitive, multi-valued view over the ASGI
+header list `raw` (pairs of bytes, kept as given, not copied). Names come out lowered
+(ASCII letters only, as `bytes.lower` does) and values decoded as latin-1. Building it
+costs nothing: every call reads `raw` again, so the view always matches the list.
+- `get(name, default=None)`, `headers[name]` (KeyError) and `name in headers` read the
+  pairs in order up to the first whose name matches; `getlist(name)` reads them all.
+  `name` is a str of any case; one that is not latin-1 matches nothing.
+- `items()` is every `(name, value)` pair, repeats included; `keys()`/`iter()`, `values()`
+  and `len()` see each distinct name once, in order of first appearance, with its first
+  value. `keys()`, `values()` and `items()` return lists.
+- `==` holds between views of either implementation with the same `items()`, in order.
+- A pair that is not a 2-sequence raises as tuple unpacking does (TypeError or
+  ValueError); a name or value that is not bytes raises TypeError when it is read.
+
+`parse_cookie(header, max_count=200)` reads a `Cookie` header (RFC 6265 5.4) into a dict:
+split on ";", ignore pieces without "=", strip spaces and tabs around the name and the
+value, drop empty names, remove one pair of surrounding double quotes (nothing else is
+unescaped), keep the first value of a name (the most specific cookie comes first) and
+stop after `max_count` names. It never raises on a str, and runs in linear time.
+
+`encode_header(name, value)` gives the ASGI pair `(name.lower(), value)` as bytes. The
+name must be a non-empty RFC 9110 token; the value must be latin-1 without control
+characters (HTAB is allowed). Anything else raises ValueError naming the header and the
+first offending character (never the value itself), or TypeError for a non-str.
+`encode_headers(pairs)` does the same for each pair (or each item of a mapping).
+
+Keep in sync with _headers.pyx.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from operator import index
+from typing import Any
+
+__all__ = ["Headers", "encode_header", "encode_headers", "parse_cookie"]
+
+RawHeaders = Sequence[tuple[bytes, bytes]]
+
+# PERF: unbound methods; they also raise TypeError for anything but bytes or str.
+_lower = bytes.lower
+_decode = bytes.decode
+_encode = str.encode
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# NOTE: the characters _headers.pyx refuses: controls except HTAB, and non-latin-1.
+_BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+_SHOWN = 50  # at most this many characters of a name in an error message
+
+
+def _key(name: str) -> bytes | None:
+    """The bytes a raw name must equal once lowered; None if nothing can match."""
+    try:
+        return _lower(_encode(name, "latin-1"))
+    except UnicodeEncodeError:
+        return None
+
+
+class Headers(Mapping[str, str]):
+    """Request headers: read-only, case-insensitive, multi-valued (see the module doc)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: RawHeaders = ()) -> None:
+        self._raw = raw
+
+    @property
+    def raw(self) -> RawHeaders:
+        """The ASGI header list, as given."""
+        return self._raw
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """The first value of `name`, or `default`."""
+        # PERF: a scan with no index: cheaper than a dict for one or a few lookups.
+        key = _key(name)
+        if key is not None:
+            for raw_name, value in self._raw:
+                if _lower(raw_name) == key:
+                    return _decode(value, "latin-1")
+        return default
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of `name`, in the order they came."""
+        key = _key(name)
+        if key is None:
+            return []
+        return [_decode(v, "latin-1") for n, v in self._raw if _lower(n) == key]
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        """Every (name, value) pair, repeated names included, names lowered."""
+        return [(_decode(_lower(n), "latin-1"), _decode(v, "latin-1")) for n, v in self._raw]
+
+    def _firsts(self) -> dict[str, str]:
+        firsts: dict[str, str] = {}
+        for name, value in self.items():
+            if name not in firsts:
+                firsts[name] = value
+        return firsts
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        """Each distinct name once, lowered, in order of first appearance."""
+        return list(self._firsts())
+
+    def values(self) -> list[str]:  # type: ignore[override]
+        """The first value of each distinct name, in the order of `keys()`."""
+        return list(self._firsts().values())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._firsts())
+
+    def __len__(self) -> int:
+        return len(self._firsts())
+
+    def __eq__(self, other: object) -> bool:
+        # NOTE: a view of either implementation compares by items, anything else is foreign.
+        if not _is_headers(other):
+            return NotImplemented
+        return self.items() == other.items()  # type: ignore[attr-defined,no-any-return]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Headers({self.items()!r})"
+
+
+def _is_headers(other: object) -> bool:
+    cls = type(other)
+    return any(
+        c.__name__ == "Headers" and c.__module__ in ("bare._headers", "bare._headers_py")
+        for c in cls.__mro__
+    )
+
+
+def parse_cookie(header: str, max_count: int = 200) -> dict[str, str]:
+    """The cookies of a `Cookie` header: `{name: value}`, first value wins."""
+    if not isinstance(header, str):
+        raise TypeError(f"cookie header must be str, not {type(header).__name__}")
+    limit = index(max_count)
+    cookies: dict[str, str] = {}
+    if limit <= 0:
+        return cookies
+    for piece in header.split(";"):
+        name, eq, value = piece.partition("=")
+        if not eq:
+            continue
+        name = name.strip(" \t")
+        if not name or name in cookies:
+            continue
+        value = value.strip(" \t")
+        if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        cookies[name] = value
+        if len(cookies) >= limit:
+            break
+    return cookies
+
+
+def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """Check one response header and encode it for ASGI: `(lowered name, value)` as bytes."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise _type_error(name, value)
+    # PERF: most names are letters, digits and "-": two C calls instead of a regex.
+    if not (name.isascii() and name.replace("-", "").isalnum()) and not _TOKEN.fullmatch(name):
+        raise _name_error(name)
+    if not value.isprintable():  # control characters, but also HTAB, NBSP...
+        bad = _BAD_VALUE_CHAR.search(value)
+        if bad is not None:
+            raise _value_error(name, value, bad.start())
+    try:
+        return name.lower().encode("ascii"), value.encode("latin-1")
+    except UnicodeEncodeError as exc:  # printable but beyond latin-1
+        raise _value_error(name, value, exc.start) from None
+
+
+def encode_headers(
+    headers: Iterable[tuple[str, str]] | Mapping[str, str],
+) -> list[tuple[bytes, bytes]]:
+    """`encode_header` over each pair; a mapping gives its items (never its keys)."""
+    # PERF: lists and tuples skip the (slow) abstract Mapping check.
+    if type(headers) is not list and type(headers) is not tuple and isinstance(headers, Mapping):
+        return [encode_header(name, value) for name, value in headers.items()]
+    return [encode_header(name, value) for name, value in headers]
+
+
+# NOTE: the error messages below are the same, word for word, in _headers.pyx.
+
+
+def _shown(name: str) -> str:
+    if len(name) <= _SHOWN:
+        return repr(name)
+    return repr(name[:_SHOWN]) + "..."
+
+
+def _type_error(name: Any, value: Any) -> TypeError:
+    if not isinstance(name, str):
+        return TypeError(f"header name must be str, not {type(name).__name__}")
+    return TypeError(f"header value for {_shown(name)} must be str, not {type(value).__name__}")
+
+
+def _name_error(name: str) -> ValueError:
+    if not name:
+        return ValueError("invalid header name '': it must be a non-empty token")
+    at = next(i for i, char in enumerate(name) if not _TOKEN.fullmatch(char))
+    return ValueError(
+        f"invalid header name {_shown(name)}: U+{ord(name[at]):04X} at index {at} "
+        "is not a token character (RFC 9110)"
+    )
+
+
+def _value_error(name: str, value: str, at: int) -> ValueError:
+    code = ord(value[at])
+    if code > 0xFF:
+        problem = "a character that is not latin-1"
+    else:
+        problem = "CR, LF or another control character"
+    return ValueError(
+        f"invalid header value for {_shown(name)}: contains {problem} (U+{code:04X} at index {at})"
+    )
