@@ -185,3 +185,25 @@ def test_encode_headers_agrees(pairs: list[tuple[Any, Any]]) -> None:
         mapping = dict(pairs)
         compiled = outcome(lambda: _headers.encode_headers(mapping), message=True)
         assert compiled == outcome(lambda: _headers_py.encode_headers(mapping), message=True)
+
+
+framing_names = st.sampled_from(
+    [
+        b"content-length",
+        b"Content-Length",
+        b"transfer-encoding",
+        b"TRANSFER-ENCODING",
+        b"host",
+        b"Host",
+        b"hosts",
+        b"x",
+    ]
+)
+
+
+@SETTINGS
+@given(
+    raw=st.lists(st.tuples(st.one_of(framing_names, raw_names), st.binary(max_size=4)), max_size=8)
+)
+def test_framing_problem_agrees(raw: list[tuple[bytes, bytes]]) -> None:
+    assert outcome(_headers.framing_problem, raw) == outcome(_headers_py.framing_problem, raw)

@@ -496,3 +496,40 @@ def test_check_header_is_encode_header_without_the_result() -> None:
         check_header("X-Bad", "a\x01")
     with pytest.raises(ValueError, match="token"):
         check_header("X Bad", "v")
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ([(b"host", b"a"), (b"content-length", b"3")], None),
+        ([(b"host", b"a"), (b"transfer-encoding", b"chunked")], None),
+        ([], None),
+        (
+            [(b"content-length", b"3"), (b"transfer-encoding", b"chunked")],
+            "both Content-Length and Transfer-Encoding",
+        ),
+        (
+            [(b"Transfer-Encoding", b"chunked"), (b"CONTENT-LENGTH", b"3")],
+            "both Content-Length and Transfer-Encoding",
+        ),
+        (
+            [(b"content-length", b"3"), (b"Content-Length", b"3")],
+            "more than one Content-Length header",
+        ),
+        ([(b"host", b"a"), (b"HoSt", b"b")], "more than one Host header"),
+        ([(b"hosts", b"a"), (b"host", b"b"), (b"x-host", b"c")], None),
+    ],
+)
+def test_framing_problem(
+    headers_module: Any, raw: list[tuple[bytes, bytes]], problem: str | None
+) -> None:
+    found = headers_module.framing_problem(raw)
+    if problem is None:
+        assert found is None
+    else:
+        assert found == f"Request has {problem}"
+
+
+def test_framing_problem_on_100k_headers(headers_module: Any) -> None:
+    raw = [(b"x-filler", b"v")] * 100_000 + [(b"host", b"a"), (b"host", b"b")]
+    assert headers_module.framing_problem(raw) == "Request has more than one Host header"

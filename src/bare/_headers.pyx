@@ -399,3 +399,39 @@ cdef object _value_error(object name, object value, Py_ssize_t at):
         f"invalid header value for {_shown(name)}: contains {problem} (U+{<long>ch:04X} "
         f"at index {at})"
     )
+
+
+# Request framing. NOTE: the same messages as _headers_py.
+
+def framing_problem(raw):
+    """Why the framing of a request with headers `raw` is ambiguous, or None."""
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t size
+    cdef int content_length = 0
+    cdef int transfer_encoding = 0
+    cdef int host = 0
+    cdef object seq = PySequence_Fast(raw, "the raw header list must be iterable")
+    cdef object item
+    cdef tuple pair
+    cdef PyObject* name
+    while i < PySequence_Fast_GET_SIZE(seq):
+        item = <object>PySequence_Fast_GET_ITEM(seq, i)  # a reference of our own
+        pair = _pair(item)
+        name = _pair_item(pair, 0)
+        if not _is_bytes(name):
+            _not_bytes(name)
+        size = _bytes_size(name)
+        if size == 14 and _name_is(pair, <const unsigned char*>b"content-length", 14):
+            content_length += 1
+        elif size == 4 and _name_is(pair, <const unsigned char*>b"host", 4):
+            host += 1
+        elif size == 17 and _name_is(pair, <const unsigned char*>b"transfer-encoding", 17):
+            transfer_encoding += 1
+        i += 1
+    if content_length and transfer_encoding:
+        return "Request has both Content-Length and Transfer-Encoding"
+    if content_length > 1:
+        return "Request has more than one Content-Length header"
+    if host > 1:
+        return "Request has more than one Host header"
+    return None

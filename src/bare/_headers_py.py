@@ -28,6 +28,10 @@ characters (HTAB is allowed). Anything else raises ValueError naming the header 
 first offending character (never the value itself), or TypeError for a non-str.
 `encode_headers(pairs)` does the same for each pair (or each item of a mapping).
 
+`framing_problem(raw)` says why a request's framing is ambiguous, or gives None: both
+Content-Length and Transfer-Encoding, two Content-Length, or two Host headers (names in
+any case). Two parsers could read such a request differently (request smuggling).
+
 Keep in sync with _headers.pyx.
 """
 
@@ -38,7 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import index
 from typing import Any
 
-__all__ = ["Headers", "encode_header", "encode_headers", "parse_cookie"]
+__all__ = ["Headers", "encode_header", "encode_headers", "framing_problem", "parse_cookie"]
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
 
@@ -230,3 +234,30 @@ def _value_error(name: str, value: str, at: int) -> ValueError:
     return ValueError(
         f"invalid header value for {_shown(name)}: contains {problem} (U+{code:04X} at index {at})"
     )
+
+
+# NOTE: the same messages in _headers.pyx.
+BOTH_LENGTH_AND_CHUNKED = "Request has both Content-Length and Transfer-Encoding"
+TWO_LENGTHS = "Request has more than one Content-Length header"
+TWO_HOSTS = "Request has more than one Host header"
+
+
+def framing_problem(raw: RawHeaders) -> str | None:
+    """Why the framing of a request with headers `raw` is ambiguous, or None."""
+    content_length = transfer_encoding = host = 0
+    for name, _ in raw:
+        # PERF: servers send lower-case names; lower() only for names of a matching size.
+        size = len(name)
+        if size == 14 and (name == b"content-length" or _lower(name) == b"content-length"):
+            content_length += 1
+        elif size == 4 and (name == b"host" or _lower(name) == b"host"):
+            host += 1
+        elif size == 17 and (name == b"transfer-encoding" or _lower(name) == b"transfer-encoding"):
+            transfer_encoding += 1
+    if content_length and transfer_encoding:
+        return BOTH_LENGTH_AND_CHUNKED
+    if content_length > 1:
+        return TWO_LENGTHS
+    if host > 1:
+        return TWO_HOSTS
+    return None

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 from ._concurrency import is_async_callable, run_in_threadpool
 from ._endpoints import handle_exception
 from ._errors import error_response
-from ._framing import framing_problem
 from .datastructures import State
 from .exceptions import HTTPException
+from .headers import framing_problem
 from .requests import DEFAULT_MAX_BODY_SIZE, Request
 from .responses import Response
 from .routing import (

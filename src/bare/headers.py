@@ -12,14 +12,22 @@ from typing import TYPE_CHECKING
 from ._speedups import headers_impl
 
 if TYPE_CHECKING:
-    from ._headers_py import Headers, encode_header, encode_headers, parse_cookie
+    from ._headers_py import Headers, encode_header, encode_headers, framing_problem, parse_cookie
 else:
     Headers = headers_impl.Headers
     encode_header = headers_impl.encode_header
     encode_headers = headers_impl.encode_headers
     parse_cookie = headers_impl.parse_cookie
+    framing_problem = headers_impl.framing_problem
 
-__all__ = ["Headers", "check_header", "encode_header", "encode_headers", "parse_cookie"]
+__all__ = [
+    "Headers",
+    "check_header",
+    "encode_header",
+    "encode_headers",
+    "framing_problem",
+    "parse_cookie",
+]
 
 
 def check_header(name: str, value: str) -> None:
