@@ -47,6 +47,9 @@ async def _call(handler: Callable[..., Any], is_async: bool, *args: Any) -> Any:
     return await run_in_threadpool(handler, *args)
 
 
+_send_at_once = Response.__call__
+
+
 async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
     """Run `route`'s handler and send its response; errors become error responses."""
     app: Bare | None = scope.get("app")
@@ -61,7 +64,13 @@ async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -
         else:
             result = await run_in_threadpool(route.endpoint, request)
         response = result if isinstance(result, Response) else to_response(result)
-        await response(scope, receive, send)
+        if type(response).__call__ is _send_at_once:
+            # PERF: Response.__call__ inlined: one coroutine less per request.
+            await send(response.start_message(scope))
+            response.started = True
+            await send(response.body_message(scope))
+        else:
+            await response(scope, receive, send)
     except Exception as exc:
         if response is not None and response.started:
             # Too late for an error page: let the server drop the connection.

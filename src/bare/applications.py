@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import EllipsisType
 from typing import Any, TypeVar
@@ -215,43 +215,42 @@ class Bare:
             stack = self._stack = self.build_middleware_stack()
         await stack(scope, receive, send)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # PERF: a plain function handing back the handler's coroutine: one frame less.
         kind = scope["type"]
         if kind == "http":
-            await self._handle_http(scope, receive, send)
-        elif kind == "websocket":
-            await self._handle_websocket(scope, receive, send)
-        elif kind == "lifespan":
-            await self._handle_lifespan(scope, receive, send)
+            return self._handle_http(scope, receive, send)
+        if kind == "websocket":
+            return self._handle_websocket(scope, receive, send)
+        if kind == "lifespan":
+            return self._handle_lifespan(scope, receive, send)
+        raise RuntimeError(f"bare does not handle ASGI scope type {kind!r}")
 
-    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # PERF: a plain function: the route's coroutine is the next frame, not a third.
         problem = framing_problem(scope.get("headers", ()))
         if problem is not None:
             # Two parsers could read this request differently (smuggling): refuse it
             # and close the connection, whatever the server in front did.
-            response = error_response(400, problem, {"connection": "close"})
-            await response(scope, receive, send)
-            return
+            return error_response(400, problem, {"connection": "close"})(scope, receive, send)
         method = scope["method"]
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         code, target, params = self.router.resolve(method, path)
         if code == FOUND:
             outer = scope.get("path_params")
             scope["path_params"] = {**outer, **params} if outer else params  # under a mount
-            await target.handle(scope, receive, send)
-        elif code == METHOD_NOT_ALLOWED:
+            return target.handle(scope, receive, send)  # type: ignore[no-any-return]
+        if code == METHOD_NOT_ALLOWED:
             allow = {"allow": ", ".join(target)}
             if method == "OPTIONS":
-                await Response(status=204, headers=allow, content_type=None)(scope, receive, send)
-            else:
-                await self._error(405, scope, receive, send, allow)
-        elif code == REDIRECT:
+                return Response(status=204, headers=allow, content_type=None)(scope, receive, send)
+            return self._error(405, scope, receive, send, allow)
+        if code == REDIRECT:
             response = Response(status=308, headers={"location": location_for(scope, target)})
-            await response(scope, receive, send)
-        elif self.exception_handlers:
-            await self._error(404, scope, receive, send)
-        else:
-            await _NOT_FOUND(scope, receive, send)
+            return response(scope, receive, send)
+        if self.exception_handlers:
+            return self._error(404, scope, receive, send)
+        return _NOT_FOUND(scope, receive, send)
 
     async def _error(
         self,

@@ -38,13 +38,13 @@ class HTTPConnection:
     Nothing is parsed until it is asked for, and then only once.
     """
 
-    __slots__ = ("_cookies", "_headers", "_query", "scope")
+    # PERF: caches start as these class defaults; a request sets only what it reads.
+    _headers: Headers | None = None
+    _query: QueryParams | None = None
+    _cookies: dict[str, str] | None = None
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
-        self._headers: Headers | None = None
-        self._query: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
 
     @property
     def path(self) -> str:
@@ -176,25 +176,17 @@ class Request(HTTPConnection):
     cut off with 413 too.
     """
 
-    __slots__ = (
-        "_body",
-        "_disconnected",
-        "_pending",
-        "_receive",
-        "_stream_consumed",
-        "max_body_size",
-    )
+    _body: bytes | None = None
+    _stream_consumed = False
+    _disconnected = False
+    _pending: list[Message] | None = None  # messages read ahead by is_disconnected()
 
     def __init__(
         self, scope: Scope, receive: Receive, max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
     ) -> None:
-        super().__init__(scope)
+        self.scope = scope
         self._receive = receive
         self.max_body_size = max_body_size
-        self._body: bytes | None = None
-        self._stream_consumed = False
-        self._disconnected = False
-        self._pending: list[Message] = []
 
     @property
     def method(self) -> str:
@@ -229,7 +221,8 @@ class Request(HTTPConnection):
         limit = self.max_body_size
         received = 0
         while True:
-            message = self._pending.pop(0) if self._pending else await self._receive()
+            pending = self._pending
+            message = pending.pop(0) if pending else await self._receive()
             kind = message["type"]
             if kind == "http.request":
                 chunk: bytes = message.get("body", b"")
@@ -283,7 +276,7 @@ class Request(HTTPConnection):
         if message["type"] == "http.disconnect":
             self._disconnected = True
         else:
-            self._pending.append(message)  # body the handler has not read yet
+            self._pending = [*(self._pending or ()), message]  # body not read yet
         return self._disconnected
 
     def __repr__(self) -> str:

@@ -40,17 +40,44 @@ def has_body(status: int) -> bool:
     return status >= 200 and status not in _NO_BODY
 
 
+# PERF: responses of a kind share their content-type header; encode each value once.
+_content_types: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _content_type_header(value: str) -> tuple[bytes, bytes]:
+    pair = _content_types.get(value)
+    if pair is None:
+        pair = encode_header("content-type", value)
+        if len(_content_types) < 1024:
+            _content_types[value] = pair
+    return pair
+
+
+# PERF: content-length headers of small bodies, ready to send.
+_LENGTH_HEADERS = [(b"content-length", str(n).encode("ascii")) for n in range(2048)]
+
+
+def _length_header(size: int) -> tuple[bytes, bytes]:
+    if size < 2048:
+        return _LENGTH_HEADERS[size]
+    return (b"content-length", str(size).encode("ascii"))
+
+
 class Response:
     """An HTTP response whose body is known in advance.
 
-    `body` may be bytes, str (sent as UTF-8) or None. Headers are kept as a list of
-    ASGI byte pairs, so a name may repeat (several `Set-Cookie`); each one is checked
+    `body` may be bytes, str (sent as UTF-8) or None. Headers are kept in
+    `raw_headers`, a list of ASGI byte pairs, so a name may repeat (several
+    `Set-Cookie`); change them with `set_header`/`add_header`, which check each one
     as it is set, so a bad value raises `ValueError` in the handler, never half-way
-    through sending. `content-length` is added when sending, except for statuses that
-    have no body (1xx, 204, 205, 304), which get neither body nor length.
+    through sending. `content-type` and `content-length` are set from the start,
+    except for statuses that have no body (1xx, 204, 205, 304), which get neither
+    body nor those headers.
     """
 
     content_type: str | None = "text/plain; charset=utf-8"
+    started = False  # True once the start message has gone out
+    sized = True  # the body is known up front: send its content-length
 
     def __init__(
         self,
@@ -60,25 +87,53 @@ class Response:
         content_type: str | None = None,
     ) -> None:
         self.status = status
-        self.body = self.render(body)
-        self.raw_headers: list[tuple[bytes, bytes]] = []
-        self.started = False
-        content_type = content_type if content_type is not None else self.content_type
-        if content_type is not None and has_body(status):
-            self.raw_headers.append(encode_header("content-type", content_type))
+        self._body = body = self.render(body)
+        if content_type is None:
+            content_type = self.content_type
+        if status < 200 or status in _NO_BODY:
+            self.raw_headers = []
+        elif content_type is None:
+            self.raw_headers = [_length_header(len(body))] if self.sized else []
+        else:
+            content = _content_types.get(content_type) or _content_type_header(content_type)
+            size = len(body)
+            if not self.sized:
+                self.raw_headers = [content]
+            elif size < 2048:  # PERF: _length_header, inlined
+                self.raw_headers = [content, _LENGTH_HEADERS[size]]
+            else:
+                self.raw_headers = [content, _length_header(size)]
         if headers:
             pairs = headers.items() if isinstance(headers, Mapping) else headers
             for name, value in pairs:
-                self.raw_headers.append(encode_header(name, value))
+                self.add_header(name, value)
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        """Replace the body; its content-length follows."""
+        self._body = value
+        self.raw_headers = [
+            _length_header(len(value)) if name == b"content-length" else (name, data)
+            for name, data in self.raw_headers
+        ]
 
     def render(self, body: Any) -> bytes:
         """Turn the `body` argument into bytes."""
+        kind = type(body)
+        if kind is str:
+            return body.encode()  # type: ignore[no-any-return]
+        if kind is bytes:
+            return body  # type: ignore[no-any-return]
         if body is None:
             return b""
-        if isinstance(body, bytes):
-            return body
         if isinstance(body, str):
             return body.encode("utf-8")
+        if isinstance(body, bytes):
+            return bytes(body)
         if isinstance(body, (bytearray, memoryview)):
             return bytes(body)
         return str(body).encode("utf-8")
@@ -102,8 +157,12 @@ class Response:
         return self
 
     def add_header(self, name: str, value: str) -> Response:
-        """Add a `name: value` header, keeping earlier ones of the same name."""
-        self.raw_headers.append(encode_header(name, value))
+        """Add a `name: value` header, keeping earlier ones of the same name
+        (except `content-length`, which is only ever sent once)."""
+        pair = encode_header(name, value)
+        if pair[0] == b"content-length":
+            return self.set_header(name, value)
+        self.raw_headers.append(pair)
         return self
 
     def get_header(self, name: str, default: str | None = None) -> str | None:
@@ -149,22 +208,29 @@ class Response:
     # -- sending ----------------------------------------------------------------------
 
     def start_message(self, scope: Scope) -> dict[str, Any]:
-        """The `http.response.start` message, `content-length` and extra headers included."""
+        """The `http.response.start` message, with the headers middleware asked for."""
+        status = self.status
         headers = self.raw_headers
-        if has_body(self.status) and not any(n == b"content-length" for n, _ in headers):
-            headers = [*headers, (b"content-length", str(len(self.body)).encode("ascii"))]
+        if status < 200 or status in _NO_BODY:  # set to a bodiless status after creation
+            headers = [h for h in headers if h[0] not in (b"content-length", b"content-type")]
         extra = scope.get(RESPONSE_HEADERS_KEY)
         if extra:
             headers = headers + extra
-        return {"type": "http.response.start", "status": self.status, "headers": headers}
+        return {"type": "http.response.start", "status": status, "headers": headers}
+
+    def body_message(self, scope: Scope) -> dict[str, Any]:
+        """The one `http.response.body` message: empty for HEAD and bodiless statuses."""
+        status = self.status
+        if status < 200 or status in _NO_BODY or scope.get("method") == "HEAD":
+            return {"type": "http.response.body", "body": b""}
+        return {"type": "http.response.body", "body": self._body}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # NOTE: serve_http sends these two messages itself for responses that keep
+        # this __call__; override both methods, or __call__, to change what is sent.
         await send(self.start_message(scope))
         self.started = True
-        if scope.get("method") == "HEAD" or not has_body(self.status):
-            await send({"type": "http.response.body", "body": b""})
-        else:
-            await send({"type": "http.response.body", "body": self.body})
+        await send(self.body_message(scope))
 
     async def send(self, send: Send) -> None:
         """Send this response through `send` (the book's API; prefer calling the response)."""
@@ -229,7 +295,7 @@ class RedirectResponse(Response):
                 f"redirect status must be one of 301, 302, 303, 307, 308, not {status}"
             )
         super().__init__(b"", status, headers, content_type=None)
-        self.raw_headers.append(encode_header("location", quote(location, safe=_URL_SAFE)))
+        self.add_header("location", quote(location, safe=_URL_SAFE))
 
 
 def status_phrase(status: int) -> str:
@@ -250,6 +316,7 @@ class StreamingResponse(Response):
     """
 
     content_type = None
+    sized = False
 
     def __init__(
         self,
@@ -260,11 +327,6 @@ class StreamingResponse(Response):
     ) -> None:
         super().__init__(None, status, headers, content_type)
         self.content = content
-
-    def start_message(self, scope: Scope) -> dict[str, Any]:
-        extra = scope.get(RESPONSE_HEADERS_KEY)
-        headers = self.raw_headers + extra if extra else self.raw_headers
-        return {"type": "http.response.start", "status": self.status, "headers": headers}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") == "HEAD" or not has_body(self.status):
@@ -337,6 +399,7 @@ class FileResponse(Response):
     """
 
     chunk_size = 64 * 1024
+    sized = False  # the length comes from the file, when it is sent
 
     def __init__(
         self,
@@ -354,7 +417,7 @@ class FileResponse(Response):
                 content_type += "; charset=utf-8"
         super().__init__(None, status, headers, content_type)
         if filename is not None:
-            self.raw_headers.append(encode_header("content-disposition", _disposition(filename)))
+            self.add_header("content-disposition", _disposition(filename))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stat = await run_in_threadpool(os.stat, self.path)

@@ -7,7 +7,7 @@ See docs/routing.md for the syntax and the precedence rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import EllipsisType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -90,11 +90,13 @@ class Route:
         self.is_async = is_async_callable(endpoint)
         self.max_body_size = max_body_size
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """Answer the request with the handler (path params already in the scope)."""
-        await serve_http(self, scope, receive, send)
+        # PERF: hand back serve_http's coroutine rather than awaiting it in another.
+        return serve_http(self, scope, receive, send)
 
-    __call__ = handle
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_http(self, scope, receive, send)
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={list(self.methods)}, name={self.name!r})"
@@ -111,11 +113,12 @@ class WebSocketRoute:
         self.endpoint = endpoint
         self.name = name if name is not None else _endpoint_name(endpoint)
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """Hand the connection to the handler as a `WebSocket`."""
-        await serve_websocket(self, scope, receive, send)
+        return serve_websocket(self, scope, receive, send)
 
-    __call__ = handle
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_websocket(self, scope, receive, send)
 
     def __repr__(self) -> str:
         return f"WebSocketRoute({self.path!r}, name={self.name!r})"

@@ -45,8 +45,6 @@ class WebSocket(HTTPConnection):
     supports it.
     """
 
-    __slots__ = ("_receive", "_send", "application_state", "client_state", "close_code")
-
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(scope)
         self._receive = receive
