@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -60,7 +61,7 @@ def call(
         "method": method,
         "scheme": "http",
         "path": root_path + path,
-        "raw_path": (root_path + path).encode("utf-8", "surrogatepass"),
+        "raw_path": quote(root_path + path, safe="/", errors="surrogatepass").encode("ascii"),
         "root_path": root_path,
         "query_string": query,
         "headers": headers or [(b"host", b"testserver")],

@@ -362,3 +362,66 @@ def test_the_stack_is_built_at_startup() -> None:
     run_lifespan(app)
     with pytest.raises(RuntimeError):
         app.add_middleware(Tag, name="late", log=[])
+
+
+def test_exception_handler_values_keep_the_error_status(asgi_call: Call) -> None:
+    app = Bare()
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Any:
+        return {"missing": request.path}
+
+    @app.exception_handler(KeyError)
+    def key_error(request: Request, exc: Exception) -> Any:
+        return "no such key"
+
+    @app.get("/key")
+    async def key(request: Request) -> Any:
+        raise KeyError("k")
+
+    reply = asgi_call(app, "GET", "/nope")
+    assert (reply.status, reply.json()) == (404, {"missing": "/nope"})
+    reply = asgi_call(app, "GET", "/key")
+    assert (reply.status, reply.body) == (500, b"no such key")
+
+
+def test_http_exception_headers_are_checked_when_raised() -> None:
+    with pytest.raises(ValueError, match="x-bad"):
+        HTTPException(400, headers={"x-bad": "a\r\nb"})
+
+
+def test_lifespan_state_without_server_support_leaves_the_context() -> None:
+    events: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Bare) -> AsyncIterator[dict[str, Any]]:
+        events.append("enter")
+        try:
+            yield {"db": 1}
+        finally:
+            events.append("exit")
+
+    sent = run_lifespan(Bare(lifespan=lifespan))  # no "state" in the scope
+    assert sent[0]["type"] == "lifespan.startup.failed"
+    assert "does not support lifespan state" in sent[0]["message"]
+    assert events == ["enter", "exit"]
+
+
+@pytest.mark.parametrize(
+    ("server", "shown"),
+    [
+        (("127.0.0.1", 8000), True),
+        (("::1", 8000), True),
+        (("/run/app.sock", None), True),
+        (("10.0.0.5", 8000), False),
+        (("example.com", 80), False),
+        (None, False),
+    ],
+)
+def test_debug_pages_only_on_loopback_or_unix_sockets(server: Any, shown: bool) -> None:
+    from bare._errors import is_loopback
+
+    scope: dict[str, Any] = {"type": "http"}
+    if server is not None:
+        scope["server"] = server
+    assert is_loopback(scope) is shown

@@ -91,3 +91,14 @@ def test_other_apps_get_a_wrapped_send(asgi_call: Call) -> None:
     reply = asgi_call(RequestId(not_bare), "GET", "/")
     assert reply.header_list("x-request-id") == ["1"]
     assert "bare.response_headers" not in reply.messages[0]
+
+
+def test_middleware_inside_a_mounted_app_wraps_send(asgi_call: Call) -> None:
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("raw")({"type": "http"}, receive, send)
+
+    app = Bare()
+    app.mount("/raw", RequestId(raw))  # the middleware sits inside the mount
+    reply = asgi_call(app, "GET", "/raw/x")
+    assert reply.body == b"raw"
+    assert reply.header_list("x-request-id") == ["1"]

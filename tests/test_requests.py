@@ -132,6 +132,16 @@ def test_url_client_and_url_for(asgi_call: Call) -> None:
     assert proxied.json()["for"] == "http://h/api/items/9"
 
 
+def test_url_keeps_the_path_encoded(asgi_call: Call) -> None:
+    app = echo_app(lambda r: [str(r.url), r.url.path, r.url.query])
+    reply = asgi_call(app, "GET", "/f/a b?c#d\u00e9", query=b"x=%20")
+    assert result(reply) == [
+        "http://testserver/f/a%20b%3Fc%23d%C3%A9?x=%20",
+        "/f/a%20b%3Fc%23d%C3%A9",
+        "x=%20",
+    ]
+
+
 def test_state_starts_from_the_lifespan_state(asgi_call: Call) -> None:
     app = Bare()
 
@@ -185,21 +195,23 @@ def test_json_needs_a_json_content_type(asgi_call: Call, content_type: bytes) ->
 
 
 @pytest.mark.parametrize(
-    ("body", "detail"),
+    "body",
     [
-        (b'{"a": ', "Malformed JSON: Expecting value at line 1 column 7"),
-        (b"NaN", "Malformed JSON: NaN is not valid JSON"),
-        (b"[Infinity]", "Malformed JSON: Infinity is not valid JSON"),
-        (b"\xff", "JSON body is not valid UTF-8"),
-        (b"9" * 100_000, "Malformed JSON: number too large"),
-        (b"[" * 100_000 + b"]" * 100_000, "Malformed JSON: nested too deeply"),
+        b'{"a": ',
+        b"NaN",
+        b"[Infinity]",
+        b"\xff",
+        b"9" * 100_000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'"\\ud800"',
     ],
+    ids=["truncated", "nan", "infinity", "not-utf8", "huge-int", "deep", "surrogate"],
 )
-def test_malformed_json_is_a_400(asgi_call: Call, body: bytes, detail: str) -> None:
+def test_malformed_json_is_a_400(asgi_call: Call, body: bytes) -> None:
     app = echo_app(lambda r: r.json())
     reply = asgi_call(app, "POST", "/", body=body, headers=[(b"content-type", b"application/json")])
     assert reply.status == 400
-    assert reply.json() == {"detail": detail}
+    assert reply.json() == {"detail": "Request body is not valid JSON"}
 
 
 def test_invalid_utf8_text_is_a_400(asgi_call: Call) -> None:

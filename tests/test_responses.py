@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import decimal
+import json
 import os
 import threading
 import uuid
@@ -177,10 +178,30 @@ def test_json_refuses_unknown_objects_instead_of_leaking_their_str() -> None:
         {"when": datetime.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.timezone.utc)},
         "",
         [],
+        {"nan": float("nan"), "inf": [float("inf"), -float("inf")]},
+        {2.5: "float key", True: "bool key", None: "none key"},
+        (1, (2, 3)),
     ],
 )
 def test_orjson_and_stdlib_give_the_same_bytes(value: Any) -> None:
     assert _json.dumps(value) == _json._dumps_stdlib(value)
+
+
+@pytest.mark.skipif(_json.orjson is None, reason="orjson is not installed")
+@pytest.mark.parametrize(
+    "value",
+    [{datetime.date(2020, 1, 1): 1}, {uuid.uuid4(): 1}, {frozenset(): 1}, object(), "\ud800"],
+)
+def test_orjson_and_stdlib_refuse_the_same_values(value: Any) -> None:
+    for dumps in (_json.dumps, _json._dumps_stdlib):
+        with pytest.raises((TypeError, ValueError)):
+            dumps(value)
+
+
+def test_small_floats_are_the_one_spelling_difference() -> None:
+    # orjson writes 1e-7 where the standard library writes 1e-07: the same number.
+    for value in (1e-7, 8.530132475717321e-05, 1.5994002884711645e-06, 0.1, 12.5):
+        assert json.loads(_json.dumps(value)) == json.loads(_json._dumps_stdlib(value)) == value
 
 
 def test_redirects() -> None:
@@ -327,3 +348,101 @@ def test_file_response_download_name(tmp_path: Path) -> None:
 def test_file_response_missing_file_raises_before_sending(asgi_call: Call, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         asgi_call(serve(FileResponse(tmp_path / "nope.txt")), "GET", "/")
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/account", "/account"),
+        ("/a/b?next=1#top", "/a/b?next=1#top"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("evil.example", "/"),
+        ("", "/"),
+        (None, "/"),
+        ("/a\r\nset-cookie:x", "/"),
+        ("/a\\b", "/"),
+        ("/tab\there", "/"),
+    ],
+)
+def test_safe_redirect(target: str | None, expected: str) -> None:
+    from bare import safe_redirect
+
+    assert safe_redirect(target) == expected
+    assert safe_redirect("//x", fallback="/home") == "/home"
+
+
+def test_content_type_and_length_are_sent_once() -> None:
+    response = Response("x", headers={"Content-Type": "text/csv", "Content-Length": "1"})
+    assert [n for n, _ in response.raw_headers].count(b"content-type") == 1
+    assert response.get_header("content-type") == "text/csv"
+    response.add_header("content-length", "1")
+    assert [n for n, _ in response.raw_headers].count(b"content-length") == 1
+
+
+def test_no_content_type_when_none_is_asked_for(asgi_call: Call) -> None:
+    assert Response("x", content_type=None).get_header("content-type") is None
+    assert RedirectResponse("/x").get_header("content-type") is None
+    assert Response("x").get_header("content-type") == "text/plain; charset=utf-8"
+
+
+def test_body_can_be_replaced_and_its_length_follows(asgi_call: Call) -> None:
+    response = PlainTextResponse("short")
+    response.body = b"a longer body"
+    reply = asgi_call(serve(response), "GET", "/")
+    assert reply.body == b"a longer body" and reply.header("content-length") == "13"
+
+
+def test_status_changed_to_bodiless_drops_body_headers(asgi_call: Call) -> None:
+    response = PlainTextResponse("gone")
+    response.status = 204
+    reply = asgi_call(serve(response), "GET", "/")
+    assert (reply.status, reply.body, reply.headers) == (204, b"", [])
+
+
+def test_streaming_refuses_chunks_that_are_not_bytes_or_text(asgi_call: Call) -> None:
+    with pytest.raises(TypeError, match="must yield bytes or str, not int"):
+        asgi_call(serve(StreamingResponse(iter([b"ok", 5]))), "GET", "/")
+
+
+def test_streaming_on_asgi_2_4_stops_when_send_fails() -> None:
+    closed = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"tick"
+        finally:
+            closed.append(True)
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        if len(sent) == 3:
+            raise ConnectionResetError("client gone")  # what ASGI 2.4 servers raise
+        sent.append(message)
+
+    async def receive() -> Any:  # pragma: no cover - a 2.4 stream does not listen
+        raise AssertionError("not called")
+
+    scope = {"type": "http", "method": "GET", "asgi": {"version": "3.0", "spec_version": "2.4"}}
+    asyncio.run(StreamingResponse(endless())(scope, receive, send))
+    assert len(sent) == 3 and closed == [True]
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("a.tar.gz", "application/gzip"),
+        ("a.txt.bz2", "application/x-bzip2"),
+        ("a.html", "text/html; charset=utf-8"),
+        ("a.json", "application/json"),
+        ("a.unknown-ext", "application/octet-stream"),
+    ],
+)
+def test_file_types(tmp_path: Path, name: str, content_type: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"x")
+    assert FileResponse(path).get_header("content-type") == content_type
+    assert FileResponse(path).get_header("content-encoding") is None

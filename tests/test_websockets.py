@@ -203,3 +203,29 @@ def test_sending_after_the_client_left_is_not_an_error(caplog: Any) -> None:
     asyncio.run(app(scope, receive, send))  # nothing escapes
     assert outcome == ["WebSocketDisconnect"]
     assert "unhandled error" not in caplog.text
+
+
+def test_websocket_exception_inside_async_with(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/")
+    async def handler(ws: WebSocket) -> None:
+        async with ws:
+            raise WebSocketException(4001, "bad token")
+
+    assert ws_session(app, "/", [])[-1] == {"type": "websocket.close", "code": 4001, "reason": "bad token"}
+
+
+def test_returning_without_closing(ws_session: Session) -> None:
+    app = Bare()
+
+    @app.websocket("/accepts")
+    async def accepts(ws: WebSocket) -> None:
+        await ws.accept()
+
+    @app.websocket("/ignores")
+    async def ignores(ws: WebSocket) -> None:
+        return None
+
+    assert ws_session(app, "/accepts", [])[-1] == {"type": "websocket.close", "code": 1000, "reason": ""}
+    assert ws_session(app, "/ignores", []) == [{"type": "websocket.close", "code": 1008, "reason": ""}]

@@ -6,7 +6,16 @@ from .applications import Bare, State
 from .converters import Converter, register_converter
 from .exceptions import HTTPException
 from .requests import Request
-from .responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from .responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+    safe_redirect,
+)
 from .routing import (
     Mount,
     NoMatchFound,
@@ -22,6 +31,7 @@ __all__ = [
     "COMPILED",
     "Bare",
     "Converter",
+    "FileResponse",
     "HTMLResponse",
     "HTTPException",
     "JSONResponse",
@@ -36,10 +46,12 @@ __all__ = [
     "RouteError",
     "Router",
     "State",
+    "StreamingResponse",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketRoute",
     "__version__",
     "implementations",
     "register_converter",
+    "safe_redirect",
 ]

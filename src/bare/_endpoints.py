@@ -12,7 +12,7 @@ from ._errors import SERVER_EXCEPTION_KEY, http_exception_response, server_error
 from .exceptions import ClientDisconnect, HTTPException, WebSocketException
 from .requests import DEFAULT_MAX_BODY_SIZE, Request
 from .responses import JSONResponse, PlainTextResponse, Response
-from .websockets import WebSocket, WebSocketDisconnect
+from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 if TYPE_CHECKING:
     from .applications import Bare
@@ -91,12 +91,21 @@ async def handle_exception(app: Bare | None, exc: Exception, request: Request) -
     handler = app.exception_handler_for(exc) if app is not None else None
     if handler is not None:
         try:
-            return to_response(await _call(handler, is_async_callable(handler), request, exc))
+            result = await _call(handler, is_async_callable(handler), request, exc)
+            if isinstance(result, Response):
+                return result
+            # A plain value keeps the status of the error it answers.
+            response = to_response(result)
+            response.status = exc.status if isinstance(exc, HTTPException) else 500
+            return response
         except Exception as handler_error:
             logger.exception("exception handler %r failed", handler)
             exc = handler_error
     if isinstance(exc, HTTPException):
-        return http_exception_response(exc)
+        try:
+            return http_exception_response(exc)
+        except Exception as broken:  # a detail JSON cannot encode, say
+            exc = broken
     logger.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     request.scope[SERVER_EXCEPTION_KEY] = exc
     return server_error_response(exc, request.scope, app is not None and app.debug)
@@ -114,6 +123,10 @@ async def serve_websocket(
         pass  # the client left: not an error
     except WebSocketException as exc:
         await websocket.close(exc.code, exc.reason)
-    except Exception:
+    except Exception as exc:
         logger.exception("unhandled error in websocket %s", scope.get("path"))
+        scope[SERVER_EXCEPTION_KEY] = exc
         await websocket.close(1011)
+    else:
+        # A handler that returns without closing: refuse (never accepted) or close.
+        await websocket.close(1008 if websocket.application_state is WebSocketState.CONNECTING else 1000)

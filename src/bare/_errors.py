@@ -31,11 +31,14 @@ def http_exception_response(exc: HTTPException) -> Response:
 
 
 def is_loopback(scope: Scope) -> bool:
-    """Whether the server listens on a loopback address only (127.0.0.0/8, ::1)."""
+    """Whether the request came in on a loopback address (127.0.0.0/8, ::1) or a Unix
+    socket. Behind a proxy on the same machine every request does: see docs/errors.md."""
     server = scope.get("server")
-    if not server or server[0] is None:
-        return True  # a unix socket: not reachable from the network
-    host = server[0]
+    if not server:
+        return False
+    host, port = server[0], server[1]
+    if port is None:
+        return True  # a Unix socket (servers give its path and no port)
     if host == "localhost":
         return True
     try:

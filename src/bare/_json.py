@@ -7,6 +7,8 @@ import datetime
 import decimal
 import enum
 import json
+import math
+import re
 import uuid
 from typing import Any
 
@@ -42,16 +44,33 @@ def default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities replaced by None, as orjson writes them (null)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _dumps_stdlib(value: Any) -> bytes:
-    return json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
-    ).encode("utf-8")
+    try:
+        text = json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
+        )
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        return _dumps_stdlib(_finite(value))
+    return text.encode("utf-8")
 
 
 if orjson is not None:
-    _OPTIONS = (
-        orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-    )
+    # NOTE: no OPT_NON_STR_KEYS: dicts with keys other than str go to the standard
+    # library, which writes int, float, bool and None keys and refuses the rest.
+    _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
     def dumps(value: Any) -> bytes:
         """`value` as compact UTF-8 JSON bytes."""
@@ -70,17 +89,35 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def loads(body: bytes) -> Any:
-    """Parse a request body strictly: UTF-8 only, no `NaN`/`Infinity`.
+# An escaped UTF-16 surrogate: the parser turns a lone one into a str no codec can write.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
-    Raises `JSONDecodeError` with a message fit for a 400 response.
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+def loads(body: bytes) -> Any:
+    """Parse a request body strictly: UTF-8 only, no `NaN`/`Infinity`, no lone surrogates.
+
+    Raises `JSONDecodeError` with a message for the server's log.
     """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise JSONDecodeError("JSON body is not valid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise JSONDecodeError(
             f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -90,3 +127,7 @@ def loads(body: bytes) -> Any:
     except ValueError as exc:  # NaN/Infinity, or an integer with too many digits
         message = "number too large" if "digits" in str(exc) else str(exc)
         raise JSONDecodeError(f"Malformed JSON: {message}") from None
+    # PERF: the walk runs only for bodies that escape a surrogate at all.
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise JSONDecodeError("Malformed JSON: a lone UTF-16 surrogate")
+    return value

@@ -59,6 +59,9 @@ class Bare:
       decorators of the same names add more.
     """
 
+    # Responses of this app add the headers middleware leave under RESPONSE_HEADERS_KEY.
+    honours_response_headers = True
+
     def __init__(
         self,
         *,
@@ -293,7 +296,9 @@ class Bare:
                 state = await context.__aenter__()
                 if state:
                     if "state" not in scope:
-                        raise RuntimeError("the server does not support lifespan state")
+                        problem = RuntimeError("the server does not support lifespan state")
+                        await context.__aexit__(type(problem), problem, None)
+                        raise problem
                     scope["state"].update(state)
         except BaseException as exc:
             logger.exception("application startup failed")

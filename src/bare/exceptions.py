@@ -31,6 +31,11 @@ class HTTPException(Exception):
         self.status = status
         self.detail = detail
         self.headers = dict(headers) if headers else None
+        if self.headers:
+            from .headers import check_header
+
+            for name, value in self.headers.items():
+                check_header(name, value)  # a bad header fails here, in the handler
 
     @property
     def status_code(self) -> int:

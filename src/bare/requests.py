@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from ._json import JSONDecodeError, loads
 from .datastructures import URL, Address, QueryParams, State
@@ -22,6 +22,7 @@ DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 MAX_QUERY_ITEMS = 1000
 MAX_COOKIE_HEADER = 8 * 1024
 MAX_COOKIES = 200
+_PATH_SAFE = "/!$&'()*+,;=:@~"
 
 
 def is_json_content_type(content_type: str) -> bool:
@@ -86,14 +87,18 @@ class HTTPConnection:
 
     @property
     def url(self) -> URL:
-        """The full URL. Built from the Host header: show it, never decide on it."""
+        """The full URL, percent-encoded as the client sent it.
+
+        Built from the Host header: show it, never decide on it.
+        """
+        raw_path: bytes | None = self.scope.get("raw_path")
+        if raw_path is not None:
+            path = raw_path.decode("latin-1")
+        else:  # servers that leave raw_path out: quote the decoded path again
+            root_path = self.scope.get("root_path", "")
+            path = quote(root_path + self._route_path(), safe=_PATH_SAFE, errors="surrogatepass")
         query = self.query_string
-        return URL(
-            self._origin()
-            + self.scope.get("root_path", "")
-            + self._route_path()
-            + (f"?{query}" if query else "")
-        )
+        return URL(self._origin() + path + (f"?{query}" if query else ""))
 
     @property
     def base_url(self) -> URL:
@@ -262,8 +267,9 @@ class Request(HTTPConnection):
             raise HTTPException(415, "Content-Type must be application/json")
         try:
             return loads(await self.body())
-        except JSONDecodeError as exc:
-            raise HTTPException(400, str(exc)) from None
+        except JSONDecodeError:
+            # NOTE: a fixed message; the parser's own words stay on the server.
+            raise HTTPException(400, "Request body is not valid JSON") from None
 
     async def is_disconnected(self) -> bool:
         """Whether the client has gone away (checked without waiting)."""

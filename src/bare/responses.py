@@ -7,8 +7,8 @@ import mimetypes
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from email.utils import formatdate, parsedate_to_datetime
-from http import HTTPStatus
 from stat import S_ISREG
+from types import EllipsisType
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +27,7 @@ __all__ = [
     "RedirectResponse",
     "Response",
     "StreamingResponse",
+    "safe_redirect",
 ]
 
 HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
@@ -39,6 +40,9 @@ def has_body(status: int) -> bool:
     """False for 1xx, 204, 205 and 304 responses."""
     return status >= 200 and status not in _NO_BODY
 
+
+# Headers a response carries once: a second value replaces the first.
+_SINGLE = frozenset({b"content-length", b"content-type"})
 
 # PERF: responses of a kind share their content-type header; encode each value once.
 _content_types: dict[str, tuple[bytes, bytes]] = {}
@@ -84,11 +88,11 @@ class Response:
         body: Any = None,
         status: int = 200,
         headers: HeadersArg = None,
-        content_type: str | None = None,
+        content_type: str | EllipsisType | None = ...,
     ) -> None:
         self.status = status
         self._body = body = self.render(body)
-        if content_type is None:
+        if content_type is ...:
             content_type = self.content_type
         if status < 200 or status in _NO_BODY:
             self.raw_headers = []
@@ -157,10 +161,10 @@ class Response:
         return self
 
     def add_header(self, name: str, value: str) -> Response:
-        """Add a `name: value` header, keeping earlier ones of the same name
-        (except `content-length`, which is only ever sent once)."""
+        """Add a `name: value` header, keeping earlier ones of the same name (except
+        `content-length` and `content-type`, which are only ever sent once)."""
         pair = encode_header(name, value)
-        if pair[0] == b"content-length":
+        if pair[0] in _SINGLE:
             return self.set_header(name, value)
         self.raw_headers.append(pair)
         return self
@@ -264,15 +268,6 @@ class JSONResponse(Response):
 
     content_type = "application/json"
 
-    def __init__(
-        self,
-        data: Any = None,
-        status: int = 200,
-        headers: HeadersArg = None,
-        content_type: str | None = None,
-    ) -> None:
-        super().__init__(data, status, headers, content_type)
-
     def render(self, body: Any) -> bytes:
         return dumps(body)
 
@@ -286,7 +281,8 @@ class RedirectResponse(Response):
     """A redirect to `location`: 302 by default; 301, 303, 307 or 308 as `status`.
 
     Non-ASCII text and spaces in `location` are percent-encoded. bare does not check
-    where it points: for a target taken from the request, use `bare.safe_redirect`.
+    where it points: for a target taken from the request, pass it through
+    `bare.safe_redirect` first.
     """
 
     def __init__(self, location: str, status: int = 302, headers: HeadersArg = None) -> None:
@@ -298,12 +294,21 @@ class RedirectResponse(Response):
         self.add_header("location", quote(location, safe=_URL_SAFE))
 
 
-def status_phrase(status: int) -> str:
-    """The reason phrase of `status` ("Not Found"), or "Error" for unknown codes."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+def safe_redirect(target: str | None, fallback: str = "/") -> str:
+    """`target` if it is a path on this site, else `fallback`.
+
+    For redirects to a place taken from the request (`?next=/account`): only `/path`
+    is accepted, never `//host`, `/\\host`, a scheme, a host or a control character,
+    so the redirect cannot send the user to another site.
+    """
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+        or any(ord(char) < 0x20 or ord(char) == 0x7F or char == "\\" for char in target)
+    ):
+        return fallback
+    return target
 
 
 class StreamingResponse(Response):
@@ -335,6 +340,15 @@ class StreamingResponse(Response):
             await send({"type": "http.response.body", "body": b""})
             await _close_iterator(self.content)
             return
+        if _spec_version(scope) >= (2, 4):
+            # Servers of ASGI 2.4 raise OSError from send once the client is gone.
+            try:
+                await self._stream(scope, send)
+            except OSError:
+                pass
+            finally:
+                await _close_iterator(self.content)
+            return
         stream = asyncio.ensure_future(self._stream(scope, send))
         watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
@@ -352,9 +366,22 @@ class StreamingResponse(Response):
         await send(self.start_message(scope))
         self.started = True
         async for chunk in _aiterate(self.content):
-            data = chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+            if isinstance(chunk, str):
+                data = chunk.encode("utf-8")
+            elif isinstance(chunk, (bytes, bytearray, memoryview)):
+                data = bytes(chunk)
+            else:
+                raise TypeError(f"a stream must yield bytes or str, not {type(chunk).__name__}")
             await send({"type": "http.response.body", "body": data, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _spec_version(scope: Scope) -> tuple[int, ...]:
+    text = scope.get("asgi", {}).get("spec_version", "2.0")
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except (AttributeError, ValueError):
+        return (2, 0)
 
 
 async def _wait_for_disconnect(receive: Receive) -> None:
@@ -411,10 +438,7 @@ class FileResponse(Response):
     ) -> None:
         self.path = os.fspath(path)
         if content_type is None:
-            guessed, encoding = mimetypes.guess_type(filename or self.path)
-            content_type = guessed or "application/octet-stream"
-            if guessed and guessed.startswith("text/") and encoding is None:
-                content_type += "; charset=utf-8"
+            content_type = _guess_type(filename or self.path)
         super().__init__(None, status, headers, content_type)
         if filename is not None:
             self.add_header("content-disposition", _disposition(filename))
@@ -450,6 +474,26 @@ class FileResponse(Response):
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
                     return
+
+
+# A compressed file is sent as what it is (`x.tar.gz` is a gzip file), never with a
+# content-encoding that would make the browser unpack it.
+_ENCODED_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "br": "application/x-brotli",
+    "compress": "application/x-compress",
+}
+
+
+def _guess_type(name: str) -> str:
+    guessed, encoding = mimetypes.guess_type(name)
+    if encoding is not None:
+        return _ENCODED_TYPES.get(encoding, "application/octet-stream")
+    if guessed is None:
+        return "application/octet-stream"
+    return guessed + "; charset=utf-8" if guessed.startswith("text/") else guessed
 
 
 def _disposition(filename: str) -> str:

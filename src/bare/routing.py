@@ -18,7 +18,7 @@ from ._errors import SERVER_EXCEPTION_KEY
 from ._speedups import router_impl
 from ._table import ANY_METHOD, RouteConflictError, TableBuilder, TableEntry
 from ._templates import PathTemplate, RouteError, parse_template
-from .middleware import RESPONSE_HEADERS_KEY
+from .middleware import NOT_HONOURED, RESPONSE_HEADERS_KEY
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -144,6 +144,8 @@ class Mount:
             for t in ((prefix,) if prefix else ()) + (f"{prefix}/{{{MOUNT_REST}:path}}",)
         )
         self.template = self.templates[0]
+        # Whether the app adds the headers middleware leave in the scope (bare apps do).
+        self._honours_headers = bool(getattr(app, "honours_response_headers", False))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Call the mounted app with the prefix moved from `path` into `root_path`."""
@@ -158,6 +160,9 @@ class Mount:
         if extra:
             # Headers a middleware asked bare to add: the mounted app may not know how.
             send = _adding_headers(send, extra)
+        if not self._honours_headers:
+            # A middleware inside this app must not count on bare to add its headers.
+            child[RESPONSE_HEADERS_KEY] = NOT_HONOURED
         try:
             await self.app(child, receive, send)
         finally:

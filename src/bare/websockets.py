@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._json import dumps, loads
+from .exceptions import WebSocketException
 from .requests import HTTPConnection
 
 if TYPE_CHECKING:
@@ -198,4 +199,9 @@ class WebSocket(HTTPConnection):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.close(1000 if exc_type is None else 1011)
+        if exc is None:
+            await self.close(1000)
+        elif isinstance(exc, WebSocketException):
+            await self.close(exc.code, exc.reason)
+        elif not isinstance(exc, WebSocketDisconnect):
+            await self.close(1011)

@@ -22,9 +22,17 @@ from collections.abc import Iterable
 
 from ..types import Scope
 
-__all__ = ["RESPONSE_HEADERS_KEY", "add_response_headers"]
+__all__ = ["NOT_HONOURED", "RESPONSE_HEADERS_KEY", "add_response_headers"]
 
 RESPONSE_HEADERS_KEY = "bare.response_headers"
+
+
+class _NotHonoured(tuple):  # type: ignore[type-arg]
+    """Marks a scope whose app does not add the headers (an app mounted under bare)."""
+
+
+# Falsy and empty, so bare's responses find nothing to add.
+NOT_HONOURED = _NotHonoured()
 
 
 def add_response_headers(scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -> bool:
@@ -39,6 +47,8 @@ def add_response_headers(scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -
     if not isinstance(scope.get("app"), Bare):
         return False
     pending = scope.get(RESPONSE_HEADERS_KEY)
+    if pending is NOT_HONOURED:
+        return False
     if pending is None:
         scope[RESPONSE_HEADERS_KEY] = list(headers)
     else:
