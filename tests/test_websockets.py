@@ -213,7 +213,11 @@ def test_websocket_exception_inside_async_with(ws_session: Session) -> None:
         async with ws:
             raise WebSocketException(4001, "bad token")
 
-    assert ws_session(app, "/", [])[-1] == {"type": "websocket.close", "code": 4001, "reason": "bad token"}
+    assert ws_session(app, "/", [])[-1] == {
+        "type": "websocket.close",
+        "code": 4001,
+        "reason": "bad token",
+    }
 
 
 def test_returning_without_closing(ws_session: Session) -> None:
@@ -227,5 +231,11 @@ def test_returning_without_closing(ws_session: Session) -> None:
     async def ignores(ws: WebSocket) -> None:
         return None
 
-    assert ws_session(app, "/accepts", [])[-1] == {"type": "websocket.close", "code": 1000, "reason": ""}
-    assert ws_session(app, "/ignores", []) == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+    assert ws_session(app, "/accepts", [])[-1] == {
+        "type": "websocket.close",
+        "code": 1000,
+        "reason": "",
+    }
+    assert ws_session(app, "/ignores", []) == [
+        {"type": "websocket.close", "code": 1008, "reason": ""}
+    ]

@@ -129,4 +129,6 @@ async def serve_websocket(
         await websocket.close(1011)
     else:
         # A handler that returns without closing: refuse (never accepted) or close.
-        await websocket.close(1008 if websocket.application_state is WebSocketState.CONNECTING else 1000)
+        await websocket.close(
+            1008 if websocket.application_state is WebSocketState.CONNECTING else 1000
+        )
