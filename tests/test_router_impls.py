@@ -381,3 +381,11 @@ def test_param_names_belong_to_each_route(make_router: Callable[..., Router]) ->
     router = build(make_router, [("GET", "/u/{user_id}", "get"), ("PUT", "/u/{uid}", "put")])
     assert resolve(router, "GET", "/u/1") == (FOUND, "get", {"user_id": "1"})
     assert resolve(router, "PUT", "/u/1") == (FOUND, "put", {"uid": "1"})
+
+
+def test_redirect_to_a_path_parameter_that_takes_the_empty_rest(
+    make_router: Callable[..., Router],
+) -> None:
+    router = build(make_router, [("GET", "/files/{rest:path}", "files")])
+    assert resolve(router, "GET", "/files") == (REDIRECT, "/files/", None)
+    assert resolve(router, "GET", "/files/") == (FOUND, "files", {"rest": ""})

@@ -11,7 +11,7 @@ from ._concurrency import is_async_callable, run_in_threadpool
 from ._errors import SERVER_EXCEPTION_KEY, http_exception_response, server_error_response
 from .exceptions import ClientDisconnect, HTTPException, WebSocketException
 from .requests import DEFAULT_MAX_BODY_SIZE, Request
-from .responses import JSONResponse, PlainTextResponse, Response
+from .responses import JSONResponse, PlainTextResponse, Response, json_messages, text_messages
 from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 if TYPE_CHECKING:
@@ -58,21 +58,30 @@ async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -
         limit = app.max_body_size if app is not None else DEFAULT_MAX_BODY_SIZE
     request = Request(scope, receive, limit)
     response: Response | None = None
+    started = False
     try:
         if route.is_async:
             result = await route.endpoint(request)
         else:
             result = await run_in_threadpool(route.endpoint, request)
-        response = result if isinstance(result, Response) else to_response(result)
-        if type(response).__call__ is _send_at_once:
-            # PERF: Response.__call__ inlined: one coroutine less per request.
-            await send(response.start_message(scope))
-            response.started = True
-            await send(response.body_message(scope))
+        kind = type(result)
+        # PERF: the common returns go out without a response object; other responses
+        # that send in one piece without a coroutine of their own.
+        if kind is str:
+            start, body = text_messages(scope, result)
+        elif kind is dict or kind is list:
+            start, body = json_messages(scope, result)
         else:
-            await response(scope, receive, send)
+            response = result if isinstance(result, Response) else to_response(result)
+            if type(response).__call__ is not _send_at_once:
+                await response(scope, receive, send)
+                return
+            start, body = response.messages(scope)
+        await send(start)
+        started = True
+        await send(body)
     except Exception as exc:
-        if response is not None and response.started:
+        if started or (response is not None and response.started):
             # Too late for an error page: let the server drop the connection.
             raise
         if isinstance(exc, ClientDisconnect):

@@ -17,7 +17,7 @@ from ._cookies import cookie_header
 from ._json import dumps
 from .headers import encode_header
 from .middleware import RESPONSE_HEADERS_KEY
-from .types import Receive, Scope, Send
+from .types import Message, Receive, Scope, Send
 
 __all__ = [
     "FileResponse",
@@ -65,6 +65,45 @@ def _length_header(size: int) -> tuple[bytes, bytes]:
     if size < 2048:
         return _LENGTH_HEADERS[size]
     return (b"content-length", str(size).encode("ascii"))
+
+
+def messages(
+    scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> tuple[Message, Message]:
+    """The two messages of a response sent in one piece.
+
+    Adds the headers middleware asked for (`bare.middleware.add_response_headers`) and
+    drops the body for HEAD and for statuses that have none.
+    """
+    extra = scope.get(RESPONSE_HEADERS_KEY)
+    if extra:
+        headers = headers + extra
+    if status < 200 or status in _NO_BODY or scope.get("method") == "HEAD":
+        body = b""
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
+
+
+_TEXT_TYPE = encode_header("content-type", "text/plain; charset=utf-8")
+_JSON_TYPE = encode_header("content-type", "application/json")
+
+
+def text_messages(scope: Scope, text: str) -> tuple[Message, Message]:
+    """The messages of `PlainTextResponse(text)`, without building one."""
+    body = text.encode()
+    size = len(body)
+    length = _LENGTH_HEADERS[size] if size < 2048 else _length_header(size)
+    return messages(scope, 200, [_TEXT_TYPE, length], body)
+
+
+def json_messages(scope: Scope, value: Any) -> tuple[Message, Message]:
+    """The messages of `JSONResponse(value)`, without building one."""
+    body = dumps(value)
+    size = len(body)
+    length = _LENGTH_HEADERS[size] if size < 2048 else _length_header(size)
+    return messages(scope, 200, [_JSON_TYPE, length], body)
 
 
 class Response:
@@ -211,30 +250,25 @@ class Response:
 
     # -- sending ----------------------------------------------------------------------
 
-    def start_message(self, scope: Scope) -> dict[str, Any]:
+    def start_message(self, scope: Scope) -> Message:
         """The `http.response.start` message, with the headers middleware asked for."""
+        return self.messages(scope)[0]
+
+    def messages(self, scope: Scope) -> tuple[Message, Message]:
+        """The start and body messages of this response."""
         status = self.status
         headers = self.raw_headers
         if status < 200 or status in _NO_BODY:  # set to a bodiless status after creation
             headers = [h for h in headers if h[0] not in (b"content-length", b"content-type")]
-        extra = scope.get(RESPONSE_HEADERS_KEY)
-        if extra:
-            headers = headers + extra
-        return {"type": "http.response.start", "status": status, "headers": headers}
-
-    def body_message(self, scope: Scope) -> dict[str, Any]:
-        """The one `http.response.body` message: empty for HEAD and bodiless statuses."""
-        status = self.status
-        if status < 200 or status in _NO_BODY or scope.get("method") == "HEAD":
-            return {"type": "http.response.body", "body": b""}
-        return {"type": "http.response.body", "body": self._body}
+        return messages(scope, status, headers, self._body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # NOTE: serve_http sends these two messages itself for responses that keep
-        # this __call__; override both methods, or __call__, to change what is sent.
-        await send(self.start_message(scope))
+        # NOTE: serve_http sends `messages()` itself for responses that keep this
+        # __call__; override `messages` or `__call__` to change what is sent.
+        start, body = self.messages(scope)
+        await send(start)
         self.started = True
-        await send(self.body_message(scope))
+        await send(body)
 
     async def send(self, send: Send) -> None:
         """Send this response through `send` (the book's API; prefer calling the response)."""

@@ -216,6 +216,9 @@ class Router:
         self._websocket = TableBuilder()
         self._http_matcher: Any = None
         self._websocket_matcher: Any = None
+        # Whether any HTTP pattern ends with "/" or a `path` parameter, which a path
+        # with a slash added could match.
+        self._slash_endings = False
 
     # -- registration -------------------------------------------------------------
 
@@ -271,6 +274,11 @@ class Router:
             self._add(copy)
 
     def _add(self, route: Route | WebSocketRoute | Mount) -> None:
+        if not isinstance(route, WebSocketRoute):
+            templates = route.templates if isinstance(route, Mount) else (route.template,)
+            self._slash_endings = self._slash_endings or any(
+                t.template.endswith("/") or t.template.endswith(":path}") for t in templates
+            )
         if isinstance(route, Mount):
             for template in route.templates:
                 label = f"mount {route.path or '/'!r}"
@@ -356,6 +364,8 @@ class Router:
         """The path with its trailing slash toggled, if that one would match."""
         if len(path) < 2 or path[0] != "/":
             return None
+        if path[-1] != "/" and not self._slash_endings:
+            return None  # PERF: no pattern could match with a slash added
         other = path[:-1] if path[-1] == "/" else path + "/"
         # `//host` and `/\host` in a Location header would leave the site.
         if other.startswith(("//", "/\\")):
