@@ -20,6 +20,7 @@ from .routing import (
     FOUND,
     METHOD_NOT_ALLOWED,
     REDIRECT,
+    MethodShortcuts,
     Mount,
     Route,
     Router,
@@ -40,7 +41,7 @@ ExceptionHandler = Callable[[Request, Exception], Any]
 _NOT_FOUND = error_response(404, "Not Found")
 
 
-class Bare:
+class Bare(MethodShortcuts):
     """A bare application.
 
     Register handlers with the decorators (`@app.get("/tasks/{task_id}")`), wrap the
@@ -98,22 +99,6 @@ class Bare:
     ) -> Callable[[F], F]:
         """Register the decorated handler for `methods` (default `["GET"]`) on `path`."""
         return self.router.route(path, methods, name=name, max_body_size=max_body_size)
-
-    def get(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a GET handler (it answers HEAD too)."""
-        return self.router.route(path, ["GET"], **options)
-
-    def post(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.router.route(path, ["POST"], **options)
-
-    def put(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.router.route(path, ["PUT"], **options)
-
-    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.router.route(path, ["PATCH"], **options)
-
-    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.router.route(path, ["DELETE"], **options)
 
     def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
         """Register the decorated WebSocket handler on `path`."""

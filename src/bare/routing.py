@@ -199,7 +199,33 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-class Router:
+class MethodShortcuts:
+    """`get`, `post`, `put`, `patch` and `delete`: `route(path, [METHOD], ...)` decorators."""
+
+    route: Callable[..., Callable[[F], F]]  # the class using this mixin has it
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated handler for GET (it answers HEAD too)."""
+        return self.route(path, ["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated handler for POST."""
+        return self.route(path, ["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated handler for PUT."""
+        return self.route(path, ["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated handler for PATCH."""
+        return self.route(path, ["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated handler for DELETE."""
+        return self.route(path, ["DELETE"], **options)
+
+
+class Router(MethodShortcuts):
     """The route table of an app: registration, matching and reverse routing.
 
     Matching is a walk over a segment trie (see `bare._router_py`), so its cost does not
@@ -306,22 +332,6 @@ class Router:
             return endpoint
 
         return decorator
-
-    def get(self, path: str, **options: Any) -> Callable[[F], F]:
-        """`route(path, ["GET"], ...)`; GET routes answer HEAD too."""
-        return self.route(path, ["GET"], **options)
-
-    def post(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.route(path, ["POST"], **options)
-
-    def put(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.route(path, ["PUT"], **options)
-
-    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.route(path, ["PATCH"], **options)
-
-    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.route(path, ["DELETE"], **options)
 
     def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
         """Decorator form of `add_websocket_route`."""
