@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ._concurrency import is_async_callable, run_in_threadpool
 from ._errors import SERVER_EXCEPTION_KEY, http_exception_response, server_error_response
 from .exceptions import ClientDisconnect, HTTPException, WebSocketException
-from .requests import DEFAULT_MAX_BODY_SIZE, Request
+from .requests import Request
 from .responses import JSONResponse, PlainTextResponse, Response, json_messages, text_messages
 from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -52,11 +52,7 @@ _send_at_once = Response.__call__
 
 async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
     """Run `route`'s handler and send its response; errors become error responses."""
-    app: Bare | None = scope.get("app")
-    limit = route.max_body_size
-    if limit is ...:
-        limit = app.max_body_size if app is not None else DEFAULT_MAX_BODY_SIZE
-    request = Request(scope, receive, limit)
+    request = Request(scope, receive, route.max_body_size)
     response: Response | None = None
     started = False
     try:
@@ -86,7 +82,7 @@ async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -
             raise
         if isinstance(exc, ClientDisconnect):
             return
-        error = await handle_exception(app, exc, request)
+        error = await handle_exception(scope.get("app"), exc, request)
         await error(scope, receive, send)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
@@ -182,16 +183,37 @@ class Request(HTTPConnection):
     """
 
     _body: bytes | None = None
+    _limit: int | EllipsisType | None = ...  # the route's own body limit, if it has one
     _stream_consumed = False
     _disconnected = False
     _pending: list[Message] | None = None  # messages read ahead by is_disconnected()
 
     def __init__(
-        self, scope: Scope, receive: Receive, max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
+        self,
+        scope: Scope,
+        receive: Receive,
+        max_body_size: int | EllipsisType | None = ...,
     ) -> None:
         self.scope = scope
         self._receive = receive
-        self.max_body_size = max_body_size
+        if max_body_size is not ...:
+            # PERF: set only when a route has its own limit; the app's is read if needed.
+            self._limit = max_body_size
+
+    @property
+    def max_body_size(self) -> int | None:
+        """The body limit in bytes: the route's, else the app's, else 1 MiB; None: none."""
+        limit = self._limit
+        if limit is ...:
+            app_limit: int | None = getattr(
+                self.scope.get("app"), "max_body_size", DEFAULT_MAX_BODY_SIZE
+            )
+            return app_limit
+        return limit
+
+    @max_body_size.setter
+    def max_body_size(self, value: int | None) -> None:
+        self._limit = value
 
     @property
     def method(self) -> str:
@@ -202,12 +224,13 @@ class Request(HTTPConnection):
 
     def _check_declared_length(self) -> None:
         declared = self.headers.get("content-length")
-        if declared is None or self.max_body_size is None:
+        limit = self.max_body_size
+        if declared is None or limit is None:
             return
         if not (declared.isascii() and declared.isdigit()):
             raise HTTPException(400, "Invalid Content-Length header")
-        if len(declared) > 18 or int(declared) > self.max_body_size:
-            raise _too_large(self.max_body_size)
+        if len(declared) > 18 or int(declared) > limit:
+            raise _too_large(limit)
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body, chunk by chunk, without keeping it in memory.

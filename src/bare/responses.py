@@ -92,18 +92,27 @@ _JSON_TYPE = encode_header("content-type", "application/json")
 
 def text_messages(scope: Scope, text: str) -> tuple[Message, Message]:
     """The messages of `PlainTextResponse(text)`, without building one."""
-    body = text.encode()
-    size = len(body)
-    length = _LENGTH_HEADERS[size] if size < 2048 else _length_header(size)
-    return messages(scope, 200, [_TEXT_TYPE, length], body)
+    return _ok_messages(scope, _TEXT_TYPE, text.encode())
 
 
 def json_messages(scope: Scope, value: Any) -> tuple[Message, Message]:
     """The messages of `JSONResponse(value)`, without building one."""
-    body = dumps(value)
+    return _ok_messages(scope, _JSON_TYPE, dumps(value))
+
+
+def _ok_messages(
+    scope: Scope, content_type: tuple[bytes, bytes], body: bytes
+) -> tuple[Message, Message]:
+    # PERF: `messages()` for a 200, inlined.
     size = len(body)
-    length = _LENGTH_HEADERS[size] if size < 2048 else _length_header(size)
-    return messages(scope, 200, [_JSON_TYPE, length], body)
+    headers = [content_type, _LENGTH_HEADERS[size] if size < 2048 else _length_header(size)]
+    extra = scope.get(RESPONSE_HEADERS_KEY)
+    if extra:
+        headers += extra
+    return (
+        {"type": "http.response.start", "status": 200, "headers": headers},
+        {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body},
+    )
 
 
 class Response:
