@@ -425,3 +425,13 @@ def test_debug_pages_only_on_loopback_or_unix_sockets(server: Any, shown: bool) 
     if server is not None:
         scope["server"] = server
     assert is_loopback(scope) is shown
+
+
+def test_too_many_headers_is_a_431(asgi_call: Call) -> None:
+    app = Bare(max_headers=10)
+    app.add_route("/", lambda r: "ok")
+    few = [(b"x-%d" % i, b"v") for i in range(10)]
+    assert asgi_call(app, "GET", "/", headers=few).body == b"ok"
+    reply = asgi_call(app, "GET", "/", headers=[*few, (b"x-one-more", b"v")])
+    assert (reply.status, reply.json()) == (431, {"detail": "Too many request headers (limit 10)"})
+    assert reply.header("connection") == "close"

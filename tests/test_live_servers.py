@@ -209,3 +209,36 @@ def test_book_example_on_hypercorn() -> None:
             assert created.status_code == 201
             assert client.get(f"/tasks/{created.json()['id']}").json()["title"] == "on hypercorn"
             assert client.get("/tasks/nonexistent").status_code == 404
+
+
+def test_websocket_message_size_is_limited_by_the_server() -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "examples.tasks:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--ws-max-size",
+        "1024",
+    ]
+
+    async def oversized(address: str) -> int | None:
+        async with websockets.connect(f"ws://{address}/ws", max_size=None) as ws:
+            await ws.recv()  # welcome
+            await ws.send("x" * 2048)
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as info:
+                await ws.recv()
+            return info.value.rcvd.code if info.value.rcvd else None
+
+    for address in serve(command, port):
+        assert asyncio.run(asyncio.wait_for(oversized(address), 10)) == 1009
+        with httpx.Client(base_url=f"http://{address}", timeout=10) as client:
+            assert client.get("/tasks").status_code == 200  # still serving

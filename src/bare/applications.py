@@ -53,6 +53,7 @@ class Bare(MethodShortcuts):
       and the other way round.
     - `max_body_size`: the request body limit in bytes (1 MiB; None for none); a route
       can set its own.
+    - `max_headers`: the most request headers accepted (100); more is a 431.
     - `lifespan`: `lifespan(app)` returns an async context manager entered at startup
       and left at shutdown; a mapping it yields becomes the lifespan state that the
       server hands to every request (`request.state`).
@@ -69,6 +70,7 @@ class Bare(MethodShortcuts):
         debug: bool = False,
         redirect_slashes: bool = True,
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        max_headers: int = 100,
         lifespan: Lifespan | None = None,
         on_startup: Iterable[Callable[[], Any]] = (),
         on_shutdown: Iterable[Callable[[], Any]] = (),
@@ -76,6 +78,7 @@ class Bare(MethodShortcuts):
     ) -> None:
         self.debug = debug
         self.max_body_size = max_body_size
+        self.max_headers = max_headers
         self.router = Router(redirect_slashes=redirect_slashes)
         self.state = State()
         self.lifespan = lifespan
@@ -216,7 +219,11 @@ class Bare(MethodShortcuts):
 
     def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         # PERF: a plain function: the route's coroutine is the next frame, not a third.
-        problem = framing_problem(scope.get("headers", ()))
+        headers = scope.get("headers", ())
+        if len(headers) > self.max_headers:
+            detail = f"Too many request headers (limit {self.max_headers})"
+            return error_response(431, detail, {"connection": "close"})(scope, receive, send)
+        problem = framing_problem(headers)
         if problem is not None:
             # Two parsers could read this request differently (smuggling): refuse it
             # and close the connection, whatever the server in front did.
