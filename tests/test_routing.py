@@ -302,3 +302,11 @@ def test_app_unknown_path_and_unknown_websocket(app: Bare, asgi_call: Call) -> N
 
 def test_app_routes_on_the_path_below_root_path(app: Bare, asgi_call: Call) -> None:
     assert asgi_call(app, "GET", "/items/4", root_path="/api").body == b'{"id":4}'
+
+
+def test_websocket_handlers_must_be_async() -> None:
+    def blocking(ws: Any) -> None:
+        """A sync handler cannot await the socket."""
+
+    with pytest.raises(TypeError, match="WebSocket handler 'blocking' must be async"):
+        Router().add_websocket_route("/ws", blocking)

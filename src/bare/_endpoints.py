@@ -61,8 +61,8 @@ async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -
         else:
             result = await run_in_threadpool(route.endpoint, request)
         kind = type(result)
-        # PERF: the common returns go out without a response object; other responses
-        # that send in one piece without a coroutine of their own.
+        # PERF: str, dict and list results go out without a response object, and
+        # responses that send in one piece go out here, without a coroutine of their own.
         if kind is str:
             start, body = text_messages(scope, result)
         elif kind is dict or kind is list:

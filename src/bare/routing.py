@@ -108,6 +108,8 @@ class WebSocketRoute:
     methods = (WEBSOCKET_METHOD,)
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *, name: str | None = None) -> None:
+        if not is_async_callable(endpoint):
+            raise TypeError(f"WebSocket handler {_endpoint_name(endpoint)!r} must be async")
         self.path = path
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
