@@ -389,3 +389,11 @@ def test_redirect_to_a_path_parameter_that_takes_the_empty_rest(
     router = build(make_router, [("GET", "/files/{rest:path}", "files")])
     assert resolve(router, "GET", "/files") == (REDIRECT, "/files/", None)
     assert resolve(router, "GET", "/files/") == (FOUND, "files", {"rest": ""})
+
+
+def test_many_params_in_one_pattern(make_router: Callable[..., Router]) -> None:
+    pattern = "/" + "/".join(f"{{p{i}:int}}" for i in range(40))
+    router = build(make_router, [("GET", pattern, "many")])
+    code, name, params = resolve(router, "GET", "/" + "/".join(map(str, range(40))))
+    assert (code, name) == (FOUND, "many")
+    assert params == {f"p{i}": i for i in range(40)}

@@ -9,7 +9,7 @@ Keep in sync with _router_py.py.
 """
 
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
-from cpython.ref cimport PyObject
+from cpython.ref cimport PyObject, Py_XDECREF, Py_XINCREF
 from cpython.unicode cimport PyUnicode_Substring
 
 cdef extern from "Python.h":
@@ -36,6 +36,14 @@ cdef enum:
     SMALL_NODE = 32  # up to this many literal children, scan instead of hashing
 
 cdef object _NO_MATCH = object()
+
+cdef enum:
+    MAX_FAST_VALUES = 16  # more parameters than this: the full walk, with a list
+
+
+cdef struct _Values:
+    Py_ssize_t count
+    PyObject* items[MAX_FAST_VALUES]  # owned references
 cdef tuple _NOT_FOUND_RESULT = (C_NOT_FOUND, None, None)
 cdef str _HEAD = "HEAD"
 cdef str _GET = "GET"
@@ -274,6 +282,7 @@ cdef class Matcher:
         cdef Py_ssize_t i
         cdef int code
         cdef PyObject* found = NULL
+        cdef _Values fast
         # PERF: fully literal paths first, as in the pure twin.
         leaf = PyDict_GetItem(self._static, path)
         if leaf != NULL:
@@ -282,19 +291,27 @@ cdef class Matcher:
                 return (C_FOUND, (<tuple>handler)[0], {})
         if len(path) == 0 or path[0] != u'/':
             return _NOT_FOUND_RESULT
-        values = []
-        # PERF: the walk's first branch in a loop; see the pure twin.
-        code = self._first_branch(method, path, values, &found)
-        if code == C_FOUND:
-            handler = <object>found
-        elif code == C_METHOD_NOT_ALLOWED:
+        # PERF: the walk's first branch in a loop (see the pure twin), keeping the values
+        # in a C array rather than a list.
+        fast.count = 0
+        try:
+            code = self._first_branch(method, path, &fast, &found)
+            if code == C_FOUND:
+                names = (<tuple><object>found)[1]
+                params = {}
+                for i in range(fast.count):
+                    PyDict_SetItem(params, names[i], <object>fast.items[i])
+                return (C_FOUND, (<tuple><object>found)[0], params)
+        finally:
+            for i in range(fast.count):
+                Py_XDECREF(fast.items[i])
+        if code == C_METHOD_NOT_ALLOWED:
             return (C_METHOD_NOT_ALLOWED, <object>found, None)
-        elif code == C_NOT_FOUND:
+        if code == C_NOT_FOUND:
             return _NOT_FOUND_RESULT
-        else:
-            values = []
-            partial = []
-            handler = _walk(self._root, path, 1, len(path), values, method, partial)
+        values = []
+        partial = []
+        handler = _walk(self._root, path, 1, len(path), values, method, partial)
         if handler is not None:
             names = (<tuple>handler)[1]
             params = {}
@@ -307,7 +324,7 @@ cdef class Matcher:
             return (C_METHOD_NOT_ALLOWED, partial[0], None)
         return (C_METHOD_NOT_ALLOWED, tuple(sorted(set().union(*partial))), None)
 
-    cdef int _first_branch(self, str method, str path, list values,
+    cdef int _first_branch(self, str method, str path, _Values* values,
                            PyObject** found) except -1:
         """The walk's first branch, in a loop (see the pure twin).
 
@@ -337,10 +354,12 @@ cdef class Matcher:
                 if param is None or end == pos:
                     return C_UNDECIDED if forked or node.forks else C_NOT_FOUND
                 value = _convert(param.slot, PyUnicode_Substring(path, pos, end))
-                if value is _NO_MATCH:
+                if value is _NO_MATCH or values.count == MAX_FAST_VALUES:
                     return C_UNDECIDED
                 forked = forked or node.many_params
-                values.append(value)
+                Py_XINCREF(<PyObject*>value)  # released by match()
+                values.items[values.count] = <PyObject*>value
+                values.count += 1
                 node = param.child
             pos = end + 1
         if node.leaf is None:
