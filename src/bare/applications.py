@@ -9,7 +9,7 @@ from types import EllipsisType
 from typing import Any, TypeVar
 
 from ._concurrency import is_async_callable, run_in_threadpool
-from ._endpoints import handle_exception
+from ._endpoints import handle_exception, serve_http
 from ._errors import error_response
 from .datastructures import State
 from .exceptions import HTTPException
@@ -19,6 +19,7 @@ from .responses import Response
 from .routing import (
     FOUND,
     METHOD_NOT_ALLOWED,
+    NOT_FOUND,
     REDIRECT,
     MethodShortcuts,
     Mount,
@@ -230,10 +231,16 @@ class Bare(MethodShortcuts):
             return error_response(400, problem, {"connection": "close"})(scope, receive, send)
         method = scope["method"]
         path = route_path(scope) if scope.get("root_path") else scope["path"]
-        code, target, params = self.router.resolve(method, path)
+        router = self.router
+        # PERF: the matcher straight away; Router.resolve only for what it adds to a 404.
+        code, target, params = (router._http_matcher or router.http_matcher()).match(method, path)
+        if code == NOT_FOUND:
+            code, target, params = router.resolve(method, path)
         if code == FOUND:
             outer = scope.get("path_params")
             scope["path_params"] = {**outer, **params} if outer else params  # under a mount
+            if type(target) is Route:  # PERF: serve_http without Route.handle in between
+                return serve_http(target, scope, receive, send)
             return target.handle(scope, receive, send)  # type: ignore[no-any-return]
         if code == METHOD_NOT_ALLOWED:
             allow = {"allow": ", ".join(target)}
