@@ -232,10 +232,13 @@ class Bare(MethodShortcuts):
         method = scope["method"]
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         router = self.router
-        # PERF: the matcher straight away; Router.resolve only for what it adds to a 404.
-        code, target, params = (router._http_matcher or router.http_matcher()).match(method, path)
-        if code == NOT_FOUND:
-            code, target, params = router.resolve(method, path)
+        # PERF: Router.resolve, inlined.
+        matcher = router._http_matcher or router.http_matcher()
+        code, target, params = matcher.match(method, path)
+        if code == NOT_FOUND and router.redirect_slashes:
+            other = router.slash_redirect(matcher, method, path)
+            if other is not None:
+                code, target = REDIRECT, other
         if code == FOUND:
             outer = scope.get("path_params")
             scope["path_params"] = {**outer, **params} if outer else params  # under a mount
