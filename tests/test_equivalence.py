@@ -14,11 +14,11 @@ from bare.routing import FOUND, Router
 
 pytestmark = pytest.mark.c_extension
 
-LITERALS = ["a", "b", "ab", "", "x.y", "\u00e9", "1", "v1"]
+LITERALS = ["a", "b", "ab", "", "x.y", "\u00e9", "1", "v1", "\u2603", "\U0001f600x"]
 PARAMS = ["{%s}", "{%s:int}", "{%s:float}", "{%s:slug}", "{%s:uuid}"]
 MIXED = ["{%s}.{%s2}", "v{%s:int}", "{%s}-{%s2:int}", "{%s}...{%s2}", "x{%s}"]
 METHODS = ["GET", "POST", "DELETE", "HEAD", "OPTIONS"]
-PATH_CHARS = "ab1.-_\u00e9%/\x00 9"
+PATH_CHARS = "ab1.-_\u00e9\u2603\U0001f600%/\x00 9"
 
 
 @st.composite

@@ -397,3 +397,13 @@ def test_many_params_in_one_pattern(make_router: Callable[..., Router]) -> None:
     code, name, params = resolve(router, "GET", "/" + "/".join(map(str, range(40))))
     assert (code, name) == (FOUND, "many")
     assert params == {f"p{i}": i for i in range(40)}
+
+
+def test_literals_compare_across_string_widths(make_router: Callable[..., Router]) -> None:
+    # CPython stores "caf\u00e9" one byte a character and "\u2603" two: a path holding
+    # both must still match each literal.
+    router = build(make_router, [("GET", "/caf\u00e9/x", "cafe"), ("GET", "/\u2603/{s}", "snow")])
+    assert resolve(router, "GET", "/caf\u00e9/x") == (FOUND, "cafe", {})
+    assert resolve(router, "GET", "/\u2603/caf\u00e9") == (FOUND, "snow", {"s": "caf\u00e9"})
+    router = build(make_router, [("GET", "/caf\u00e9/{s}", "cafe")])
+    assert resolve(router, "GET", "/caf\u00e9/\u2603") == (FOUND, "cafe", {"s": "\u2603"})

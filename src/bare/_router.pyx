@@ -12,7 +12,14 @@ from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.ref cimport PyObject, Py_XDECREF, Py_XINCREF
 from cpython.unicode cimport PyUnicode_Substring
 
+from libc.string cimport memcmp
+
 cdef extern from "Python.h":
+    # PERF: pointer forms, so the scan of literal children takes no references.
+    PyObject* _tuple_item "PyTuple_GET_ITEM"(object, Py_ssize_t)
+    Py_ssize_t _length "PyUnicode_GET_LENGTH"(PyObject*)
+    int _kind "PyUnicode_KIND"(PyObject*)
+    char* _data "PyUnicode_DATA"(PyObject*)
     Py_ssize_t PyUnicode_FindChar(object, Py_UCS4, Py_ssize_t, Py_ssize_t, int) except -2
     Py_ssize_t PyUnicode_Tailmatch(object, object, Py_ssize_t, Py_ssize_t, int) except -1
     Py_ssize_t PyUnicode_Find(object, object, Py_ssize_t, Py_ssize_t, int) except -2
@@ -124,15 +131,23 @@ cdef inline object _static_child(_Node node, str path, Py_ssize_t pos, Py_ssize_
     """The literal child for path[pos:end], or None."""
     cdef Py_ssize_t i
     cdef Py_ssize_t size = end - pos
-    cdef str key
+    cdef PyObject* key
+    cdef PyObject* text = <PyObject*>path
+    cdef int kind
     cdef PyObject* child
     if node.nstatic == 0:
         return None
     if node.nstatic <= SMALL_NODE:
         # PERF: compare in place; no substring to allocate and hash.
+        kind = _kind(text)
         for i in range(node.nstatic):
-            key = <str>node.static_keys[i]
-            if len(key) == size and PyUnicode_Tailmatch(path, key, pos, end, -1):
+            key = _tuple_item(node.static_keys, i)
+            if _length(key) != size:
+                continue
+            if _kind(key) == kind:  # same storage: the bytes decide
+                if memcmp(_data(text) + pos * kind, _data(key), size * kind) == 0:
+                    return node.static_nodes[i]
+            elif PyUnicode_Tailmatch(path, <object>key, pos, end, -1):
                 return node.static_nodes[i]
         return None
     child = PyDict_GetItem(node.static, PyUnicode_Substring(path, pos, end))
