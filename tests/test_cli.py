@@ -55,3 +55,20 @@ def test_the_fast_engine_is_picked_when_installed() -> None:
     from bare._server import server_options
 
     assert server_options() == {"loop": "uvloop", "http": "httptools"}
+
+
+def test_app_run_with_reload_names_the_script(tmp_path: Path) -> None:
+    script = tmp_path / "myapp.py"
+    script.write_text(
+        "from bare import Bare\n"
+        "from bare._server import import_string\n"
+        "app = Bare()\n"
+        "if __name__ == '__main__':\n"
+        "    print(import_string(app))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == repr(("myapp:app", str(tmp_path)))
+    done = subprocess.run(
+        [sys.executable, "-m", "myapp"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == repr(("myapp:app", str(tmp_path)))
