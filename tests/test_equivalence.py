@@ -3,6 +3,7 @@ pure one give the same route, params (values and types), Allow and redirect deci
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -88,7 +89,11 @@ def outcome(router: Router, method: str, path: str) -> Any:
     return (code, target, params)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("BARE_HYPOTHESIS_EXAMPLES", "400")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_compiled_and_pure_agree(data: Any) -> None:
     from bare import _router, _router_py
