@@ -208,18 +208,15 @@ class Bare(MethodShortcuts):
         await stack(scope, receive, send)
 
     def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # PERF: a plain function handing back the handler's coroutine: one frame less.
+        """The innermost app: HTTP here, WebSocket and lifespan in their own methods."""
+        # PERF: a plain function handing back the route's coroutine: no frame of its own.
         kind = scope["type"]
-        if kind == "http":
-            return self._handle_http(scope, receive, send)
-        if kind == "websocket":
-            return self._handle_websocket(scope, receive, send)
-        if kind == "lifespan":
-            return self._handle_lifespan(scope, receive, send)
-        raise RuntimeError(f"bare does not handle ASGI scope type {kind!r}")
-
-    def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # PERF: a plain function: the route's coroutine is the next frame, not a third.
+        if kind != "http":
+            if kind == "websocket":
+                return self._handle_websocket(scope, receive, send)
+            if kind == "lifespan":
+                return self._handle_lifespan(scope, receive, send)
+            raise RuntimeError(f"bare does not handle ASGI scope type {kind!r}")
         headers = scope.get("headers", ())
         if len(headers) > self.max_headers:
             detail = f"Too many request headers (limit {self.max_headers})"
