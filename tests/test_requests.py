@@ -306,3 +306,14 @@ def test_body_is_cached_and_stream_is_single_use(asgi_call: Call) -> None:
     reply = asgi_call(echo_app(stream_twice), "POST", "/", body=b"abc")
     assert reply.status == 500  # a handler bug, reported as such
     assert json.loads(reply.body) == {"detail": "Internal Server Error"}
+
+
+def test_url_for_quotes_the_root_path(asgi_call: Call) -> None:
+    app = Bare()
+
+    @app.get("/items/{name}", name="item")
+    async def item(request: Request) -> Any:
+        return [str(request.url_for("item", name="a b")), str(request.base_url)]
+
+    reply = asgi_call(app, "GET", "/items/x", root_path="/my app", headers=[(b"host", b"h")])
+    assert reply.json() == ["http://h/my%20app/items/a%20b", "http://h/my%20app/"]

@@ -104,12 +104,16 @@ class HTTPConnection:
     @property
     def base_url(self) -> URL:
         """The URL of the app's root: origin plus `root_path`, with a trailing slash."""
-        return URL(self._origin() + self.scope.get("root_path", "") + "/")
+        return URL(self._origin() + self._root_path() + "/")
 
     def url_for(self, name: str, /, **params: Any) -> URL:
         """The absolute URL of the route called `name` (see `Bare.url_path_for`)."""
         path = self.app.url_path_for(name, **params)
-        return URL(self._origin() + self.scope.get("root_path", "") + path)
+        return URL(self._origin() + self._root_path() + path)
+
+    def _root_path(self) -> str:
+        root_path: str = self.scope.get("root_path", "")
+        return quote(root_path, safe=_PATH_SAFE, errors="surrogatepass") if root_path else ""
 
     def _route_path(self) -> str:
         path = self.path
