@@ -1,6 +1,6 @@
 """Pure-Python route matcher: the reference twin of `_router.pyx`.
 
-`Matcher(table)` takes the plain-data table built by `bare._table.build_table` and
+`Matcher(table)` takes the plain-data table built by `bare._table.TableBuilder` and
 answers `match(method, path)` with one of:
 
     (FOUND, target, params)           params: {name: converted value}

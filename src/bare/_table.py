@@ -22,14 +22,13 @@ method (mounts use it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._templates import Literal, Mixed, Param, PathTemplate, RouteError
 from .converters import KIND_OTHER, KIND_PATH, Converter
 
-__all__ = ["ANY_METHOD", "RouteConflictError", "TableBuilder", "TableEntry", "build_table"]
+__all__ = ["ANY_METHOD", "RouteConflictError", "TableBuilder", "TableEntry"]
 
 ANY_METHOD = "*"
 
@@ -98,14 +97,6 @@ class TableBuilder:
     def table(self) -> dict[str, Any]:
         static: dict[str, Any] = {}
         return {"root": _plain(self._root, "", static), "static": static}
-
-
-def build_table(entries: Iterable[TableEntry]) -> dict[str, Any]:
-    """Build the table of `entries` in one go (see `TableBuilder`)."""
-    builder = TableBuilder()
-    for entry in entries:
-        builder.add(entry)
-    return builder.table()
 
 
 def _insert(root: _Node, template: PathTemplate) -> _Leaf:
