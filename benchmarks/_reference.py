@@ -54,6 +54,15 @@ class HandTrie:
 
     def match(self, method: str, path: str) -> Result:
         """`(handler, params)` of the route for `method` and `path`, or None."""
+        found = self.walk(method, path)
+        if found is None:
+            return None
+        handler, names, values = found
+        # NOTE: no strict=: a keyword argument makes zip() markedly slower here.
+        return handler, dict(zip(names, values))
+
+    def walk(self, method: str, path: str) -> tuple[Any, tuple[str, ...], list[str]] | None:
+        """`(handler, param_names, values)`, or None: the walk without a params dict."""
         node = self._root
         values = []
         for segment in path.split("/"):
@@ -67,9 +76,7 @@ class HandTrie:
         found = node.methods.get(method)
         if found is None:
             return None
-        handler, names = found
-        # NOTE: no strict=: a keyword argument makes zip() markedly slower here.
-        return handler, dict(zip(names, values))
+        return found[0], found[1], values
 
 
 def _regex(pattern: str) -> re.Pattern[str]:

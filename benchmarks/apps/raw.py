@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from _reference import HandTrie
+
 from . import JSON_BODY, NOT_FOUND_BODY, PLAINTEXT, TEXT_TYPE, TRIVIAL, Kind, routes
 
 __all__ = ["make_app"]
@@ -43,47 +45,20 @@ _TEXT_BUILDERS: dict[Kind, Callable[..., str]] = {
 }
 
 
-class _Node:
-    __slots__ = ("methods", "param", "static")
-
-    def __init__(self) -> None:
-        self.static: dict[str, _Node] = {}
-        self.param: _Node | None = None
-        self.methods: dict[str, Callable[..., str]] = {}
-
-
 class RawApp:
     """The floor app; `routes` as `apps.routes()` gives them."""
 
     def __init__(self, table: list[tuple[str, str, Kind]]) -> None:
         self.static: dict[str, dict[str, tuple[Message, Message]]] = {}
-        self.root = _Node()
         for method, pattern, kind in table:
             if "{" not in pattern:
                 self.static.setdefault(method, {})[pattern] = _STATIC[kind]
-                continue
-            node = self.root
-            for segment in pattern.split("/"):
-                if segment.startswith("{"):
-                    node.param = node.param or _Node()
-                    node = node.param
-                else:
-                    node = node.static.setdefault(segment, _Node())
-            node.methods[method] = _TEXT_BUILDERS[kind]
-
-    def _match(self, method: str, path: str) -> tuple[Callable[..., str], list[str]] | None:
-        node = self.root
-        values = []
-        for segment in path.split("/"):
-            child = node.static.get(segment)
-            if child is None:
-                child = node.param
-                if child is None or not segment:
-                    return None
-                values.append(segment)
-            node = child
-        build = node.methods.get(method)
-        return None if build is None else (build, values)
+        # The parameter routes, in the minimal trie the router benchmarks compare with.
+        self.trie = HandTrie(
+            (method, pattern, _TEXT_BUILDERS[kind])
+            for method, pattern, kind in table
+            if "{" in pattern
+        )
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -93,11 +68,11 @@ class RawApp:
         path = scope["path"]
         answer = self.static.get(method, {}).get(path)
         if answer is None:
-            found = self._match(method, path)
+            found = self.trie.walk(method, path)
             if found is None:
                 answer = _NOT_FOUND
             else:
-                build, values = found
+                build, _, values = found
                 body = build(*values).encode()
                 headers = [(b"content-type", _TEXT), (b"content-length", b"%d" % len(body))]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})

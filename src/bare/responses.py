@@ -67,23 +67,23 @@ def _length_header(size: int) -> tuple[bytes, bytes]:
     return (b"content-length", str(size).encode("ascii"))
 
 
-def messages(
-    scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> tuple[Message, Message]:
-    """The two messages of a response sent in one piece.
-
-    Adds the headers middleware asked for (`bare.middleware.add_response_headers`) and
-    drops the body for HEAD and for statuses that have none.
-    """
+def _start_message(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> Message:
+    """An `http.response.start` message, with the headers middleware asked for
+    (`bare.middleware.add_response_headers`)."""
     extra = scope.get(RESPONSE_HEADERS_KEY)
     if extra:
         headers = headers + extra
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+def messages(
+    scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> tuple[Message, Message]:
+    """The two messages of a response sent in one piece: no body for HEAD or for a
+    status that has none."""
     if status < 200 or status in _NO_BODY or scope.get("method") == "HEAD":
         body = b""
-    return (
-        {"type": "http.response.start", "status": status, "headers": headers},
-        {"type": "http.response.body", "body": body},
-    )
+    return _start_message(scope, status, headers), {"type": "http.response.body", "body": body}
 
 
 _TEXT_TYPE = encode_header("content-type", "text/plain; charset=utf-8")
@@ -103,7 +103,7 @@ def json_messages(scope: Scope, value: Any) -> tuple[Message, Message]:
 def _ok_messages(
     scope: Scope, content_type: tuple[bytes, bytes], body: bytes
 ) -> tuple[Message, Message]:
-    # PERF: `messages()` for a 200, inlined.
+    # PERF: `messages()` and `_start_message()` for a 200, inlined.
     size = len(body)
     headers = [content_type, _LENGTH_HEADERS[size] if size < 2048 else _length_header(size)]
     extra = scope.get(RESPONSE_HEADERS_KEY)
@@ -259,17 +259,20 @@ class Response:
 
     # -- sending ----------------------------------------------------------------------
 
+    def _headers_to_send(self) -> list[tuple[bytes, bytes]]:
+        headers = self.raw_headers
+        status = self.status
+        if status < 200 or status in _NO_BODY:  # set to a bodiless status after creation
+            headers = [h for h in headers if h[0] not in (b"content-length", b"content-type")]
+        return headers
+
     def start_message(self, scope: Scope) -> Message:
         """The `http.response.start` message, with the headers middleware asked for."""
-        return self.messages(scope)[0]
+        return _start_message(scope, self.status, self._headers_to_send())
 
     def messages(self, scope: Scope) -> tuple[Message, Message]:
         """The start and body messages of this response."""
-        status = self.status
-        headers = self.raw_headers
-        if status < 200 or status in _NO_BODY:  # set to a bodiless status after creation
-            headers = [h for h in headers if h[0] not in (b"content-length", b"content-type")]
-        return messages(scope, status, headers, self._body)
+        return messages(scope, self.status, self._headers_to_send(), self._body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # NOTE: serve_http sends `messages()` itself for responses that keep this
@@ -493,17 +496,13 @@ class FileResponse(Response):
         etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
         modified = formatdate(stat.st_mtime, usegmt=True)
         validators = [(b"etag", etag.encode("ascii")), (b"last-modified", modified.encode("ascii"))]
-        extra = scope.get(RESPONSE_HEADERS_KEY) or []
         if self.status == 200 and _not_modified(scope, etag, stat.st_mtime):
-            await send(
-                {"type": "http.response.start", "status": 304, "headers": validators + extra}
-            )
+            await send(_start_message(scope, 304, validators))
             self.started = True
             await send({"type": "http.response.body", "body": b""})
             return
-        length = (b"content-length", str(stat.st_size).encode("ascii"))
-        headers = [*self.raw_headers, length, *validators, *extra]
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        length = _length_header(stat.st_size)
+        await send(_start_message(scope, self.status, [*self.raw_headers, length, *validators]))
         self.started = True
         if scope.get("method") == "HEAD" or not has_body(self.status):
             await send({"type": "http.response.body", "body": b""})
