@@ -16,10 +16,9 @@ from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 if TYPE_CHECKING:
     from .applications import Bare
-    from .routing import Route, WebSocketRoute
-    from .types import Receive, Scope, Send
+    from .types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["handle_exception", "serve_http", "serve_websocket", "to_response"]
+__all__ = ["handle_exception", "http_endpoint", "to_response", "websocket_endpoint"]
 
 logger = logging.getLogger("bare.error")
 
@@ -38,6 +37,13 @@ def to_response(value: Any) -> Response:
         return PlainTextResponse(value)
     if isinstance(value, bytes):
         return Response(value, content_type="application/octet-stream")
+    if isinstance(value, tuple):
+        # Flask's `(body, status)` would silently be a JSON array with a 200 here.
+        raise TypeError(
+            "a handler returned a tuple; bare does not read (body, status) pairs: "
+            "return a response, e.g. JSONResponse(body, status=201), or a list for a "
+            "JSON array"
+        )
     return JSONResponse(value)
 
 
@@ -50,40 +56,60 @@ async def _call(handler: Callable[..., Any], is_async: bool, *args: Any) -> Any:
 _send_at_once = Response.__call__
 
 
-async def serve_http(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run `route`'s handler and send its response; errors become error responses."""
-    request = Request(scope, receive, route.max_body_size)
-    response: Response | None = None
-    started = False
-    try:
-        if route.is_async:
-            result = await route.endpoint(request)
-        else:
-            result = await run_in_threadpool(route.endpoint, request)
-        kind = type(result)
-        # PERF: str, dict and list results go out without a response object, and
-        # responses that send in one piece go out here, without a coroutine of their own.
-        if kind is str:
-            start, body = text_messages(scope, result)
-        elif kind is dict or kind is list:
-            start, body = json_messages(scope, result)
-        else:
-            response = result if isinstance(result, Response) else to_response(result)
-            if type(response).__call__ is not _send_at_once:
-                await response(scope, receive, send)
+def http_endpoint(endpoint: Callable[..., Any], max_body_size: int | None) -> ASGIApp:
+    """The ASGI callable that serves one HTTP route, built once when the route is bound.
+
+    It builds the `Request`, calls `endpoint(request)` (in a worker thread if it is a
+    plain function), turns what it returns into a response and sends it. Anything
+    raised on the way goes to the app's exception handlers (`handle_exception`).
+    Options that change how a route is served belong here, decided once, not as
+    per-request branches.
+    """
+    is_async = is_async_callable(endpoint)
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, max_body_size)
+        response: Response | None = None
+        started = False
+        try:
+            if is_async:
+                result = await endpoint(request)
+            else:
+                result = await run_in_threadpool(endpoint, request)
+            kind = type(result)
+            # PERF: str, dict and list results go out without a response object, and
+            # responses that send in one piece go out here, without a coroutine of their
+            # own. tests/test_one_path.py::test_inlined_messages_match_the_responses
+            # checks these messages against the response classes'.
+            if kind is str:
+                start, body = text_messages(scope, result)
+            elif kind is dict or kind is list:
+                start, body = json_messages(scope, result)
+            else:
+                response = result if isinstance(result, Response) else to_response(result)
+                if type(response).__call__ is not _send_at_once:
+                    await response(scope, receive, send)
+                    return
+                start, body = response.messages(scope)
+            # Set first: a start the server refused must not be followed by another.
+            started = True
+            await send(start)
+            await send(body)
+        except Exception as exc:
+            if started or (response is not None and response.started):
+                # Too late for an error page: let the server drop the connection.
+                raise
+            if isinstance(exc, ClientDisconnect):
                 return
-            start, body = response.messages(scope)
-        await send(start)
-        started = True
-        await send(body)
-    except Exception as exc:
-        if started or (response is not None and response.started):
-            # Too late for an error page: let the server drop the connection.
-            raise
-        if isinstance(exc, ClientDisconnect):
-            return
-        error = await handle_exception(scope.get("app"), exc, request)
-        await error(scope, receive, send)
+            error = await handle_exception(scope.get("app"), exc, request)
+            await error(scope, receive, send)
+
+    serve.__qualname__ = f"http_endpoint({_name(endpoint)})"
+    return serve
+
+
+def _name(endpoint: Any) -> str:
+    return getattr(endpoint, "__qualname__", None) or type(endpoint).__name__
 
 
 async def handle_exception(app: Bare | None, exc: Exception, request: Request) -> Response:
@@ -116,24 +142,28 @@ async def handle_exception(app: Bare | None, exc: Exception, request: Request) -
     return server_error_response(exc, request.scope, app is not None and app.debug)
 
 
-async def serve_websocket(
-    route: WebSocketRoute, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Run `route`'s handler; an exception closes the connection (1011, or the code of a
-    `WebSocketException`) without sending its text."""
-    websocket = WebSocket(scope, receive, send)
-    try:
-        await route.endpoint(websocket)
-    except WebSocketDisconnect:
-        pass  # the client left: not an error
-    except WebSocketException as exc:
-        await websocket.close(exc.code, exc.reason)
-    except Exception as exc:
-        logger.exception("unhandled error in websocket %s", scope.get("path"))
-        scope[SERVER_EXCEPTION_KEY] = exc
-        await websocket.close(1011)
-    else:
-        # A handler that returns without closing: refuse (never accepted) or close.
-        await websocket.close(
-            1008 if websocket.application_state is WebSocketState.CONNECTING else 1000
-        )
+def websocket_endpoint(endpoint: Callable[..., Any]) -> ASGIApp:
+    """The ASGI callable that serves one WebSocket route: it hands the connection to
+    `endpoint` as a `WebSocket`; an exception closes the connection (1011, or the code
+    of a `WebSocketException`) without sending its text."""
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        try:
+            await endpoint(websocket)
+        except WebSocketDisconnect:
+            pass  # the client left: not an error
+        except WebSocketException as exc:
+            await websocket.close(exc.code, exc.reason)
+        except Exception as exc:
+            logger.exception("unhandled error in websocket %s", scope.get("path"))
+            scope[SERVER_EXCEPTION_KEY] = exc
+            await websocket.close(1011)
+        else:
+            # A handler that returns without closing: refuse (never accepted) or close.
+            await websocket.close(
+                1008 if websocket.application_state is WebSocketState.CONNECTING else 1000
+            )
+
+    serve.__qualname__ = f"websocket_endpoint({_name(endpoint)})"
+    return serve

@@ -20,7 +20,10 @@ Keep in sync with _router.pyx.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._table import Node, Table
 
 __all__ = ["FOUND", "METHOD_NOT_ALLOWED", "NOT_FOUND", "Matcher"]
 
@@ -44,7 +47,7 @@ Leaf = tuple[dict[str, Handler], tuple[str, ...]]
 class _Node:
     __slots__ = ("first", "forks", "leaf", "mixed", "params", "rest", "static")
 
-    def __init__(self, plain: dict[str, Any]) -> None:
+    def __init__(self, plain: Node) -> None:
         self.static: dict[str, _Node] = {k: _Node(v) for k, v in plain["static"].items()}
         self.mixed = [(lits, slots, _Node(child)) for lits, slots, child in plain["mixed"]]
         self.params = [(slot[0], slot[1], _Node(child)) for slot, child in plain["params"]]
@@ -170,7 +173,7 @@ class Matcher:
 
     __slots__ = ("_root", "_static")
 
-    def __init__(self, table: dict[str, Any]) -> None:
+    def __init__(self, table: Table) -> None:
         self._static: dict[str, Leaf] = table["static"]
         self._root = _Node(table["root"])
 

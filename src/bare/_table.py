@@ -22,19 +22,40 @@ method (mounts use it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from ._templates import Literal, Mixed, Param, PathTemplate, RouteError
 from .converters import KIND_OTHER, KIND_PATH, Converter
 
-__all__ = ["ANY_METHOD", "RouteConflictError", "TableBuilder", "TableEntry"]
+__all__ = ["ANY_METHOD", "RouteConflictError", "Table", "TableBuilder", "TableEntry"]
 
 ANY_METHOD = "*"
+
+# The plain data both matchers walk (see the module docstring).
+Slot = tuple[int, Callable[[str], Any] | None]
+Handler = tuple[Any, tuple[str, ...]]
+Leaf = tuple[dict[str, Handler], tuple[str, ...]]
+
+
+class Node(TypedDict):
+    static: dict[str, Node]
+    mixed: list[tuple[tuple[str, ...], tuple[Slot, ...], Node]]
+    params: list[tuple[Slot, Node]]
+    rest: tuple[Slot, Leaf] | None
+    leaf: Leaf | None
+
+
+class Table(TypedDict):
+    root: Node
+    static: dict[str, Leaf]
 
 
 class RouteConflictError(RouteError):
     """Two routes claim the same method on equivalent patterns."""
+
+    __module__ = "bare.routing"  # where users import it from
 
 
 @dataclass(frozen=True)
@@ -52,7 +73,7 @@ class _Leaf:
     handlers: dict[str, tuple[Any, tuple[str, ...]]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
 
-    def plain(self) -> tuple[dict[str, tuple[Any, tuple[str, ...]]], tuple[str, ...]]:
+    def plain(self) -> Leaf:
         methods = {m for m in self.handlers if m != ANY_METHOD}
         if "GET" in methods:
             methods.add("HEAD")
@@ -70,7 +91,7 @@ class _Node:
     leaf: _Leaf | None = None
 
 
-def _slot(converter: Converter) -> tuple[int, Any]:
+def _slot(converter: Converter) -> Slot:
     return (converter.kind, converter.convert if converter.kind == KIND_OTHER else None)
 
 
@@ -94,8 +115,8 @@ class TableBuilder:
             leaf.handlers[method] = (entry.target, entry.template.param_names)
             leaf.labels[method] = entry.label
 
-    def table(self) -> dict[str, Any]:
-        static: dict[str, Any] = {}
+    def table(self) -> Table:
+        static: dict[str, Leaf] = {}
         return {"root": _plain(self._root, "", static), "static": static}
 
 
@@ -131,7 +152,7 @@ def _mixed_order(item: tuple[Mixed, _Node]) -> tuple[Any, ...]:
     return (-sum(map(len, segment.literals)), converters, segment.literals)
 
 
-def _plain(node: _Node, path: str | None, static: dict[str, Any]) -> dict[str, Any]:
+def _plain(node: _Node, path: str | None, static: dict[str, Leaf]) -> Node:
     """Turn a build node into plain data; record fully literal paths in `static`.
 
     `path` is the literal path leading here, or None once a parameter was crossed.

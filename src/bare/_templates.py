@@ -19,6 +19,8 @@ _PATH_SAFE = _SEGMENT_SAFE + "/"
 class RouteError(ValueError):
     """A route pattern or a route table is invalid."""
 
+    __module__ = "bare.routing"  # where users import it from
+
 
 @dataclass(frozen=True)
 class Literal:

@@ -5,31 +5,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from types import EllipsisType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._concurrency import is_async_callable, run_in_threadpool
-from ._endpoints import handle_exception, serve_http
+from ._endpoints import handle_exception
 from ._errors import error_response
+from ._paths import route_path
 from .datastructures import State
-from .exceptions import HTTPException
+from .exceptions import ClientDisconnect, HTTPException
 from .headers import framing_problem
+from .middleware import ACCEPTS_RESPONSE_HEADERS, RESPONSE_HEADERS_KEY
 from .requests import DEFAULT_MAX_BODY_SIZE, Request
 from .responses import Response
 from .routing import (
     FOUND,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
-    REDIRECT,
+    AnyRoute,
     MethodShortcuts,
     Mount,
     Route,
+    RouteOptionArgs,
     Router,
     WebSocketRoute,
     location_for,
-    route_path,
 )
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Bare", "State"]
 
@@ -62,9 +66,6 @@ class Bare(MethodShortcuts):
       decorators of the same names add more.
     """
 
-    # Responses of this app add the headers middleware leave under RESPONSE_HEADERS_KEY.
-    honours_response_headers = True
-
     def __init__(
         self,
         *,
@@ -78,9 +79,8 @@ class Bare(MethodShortcuts):
         exception_handlers: Mapping[type[Exception] | int, ExceptionHandler] | None = None,
     ) -> None:
         self.debug = debug
-        self.max_body_size = max_body_size
         self.max_headers = max_headers
-        self.router = Router(redirect_slashes=redirect_slashes)
+        self.router = Router(redirect_slashes=redirect_slashes, max_body_size=max_body_size)
         self.state = State()
         self.lifespan = lifespan
         self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = dict(
@@ -90,6 +90,18 @@ class Bare(MethodShortcuts):
         self._shutdown_handlers = list(on_shutdown)
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._stack: ASGIApp | None = None
+        # What `_startup` started, for `_shutdown` to stop.
+        self._running_context: AbstractAsyncContextManager[Any] | None = None
+        self._running_children: list[Bare] = []
+
+    @property
+    def max_body_size(self) -> int | None:
+        """The request body limit of routes that set none; setting it applies to them."""
+        return self.router.max_body_size
+
+    @max_body_size.setter
+    def max_body_size(self, value: int | None) -> None:
+        self.router.max_body_size = value
 
     # -- routes -----------------------------------------------------------------------
 
@@ -97,12 +109,13 @@ class Bare(MethodShortcuts):
         self,
         path: str,
         methods: Iterable[str] | None = None,
-        *,
-        name: str | None = None,
-        max_body_size: int | EllipsisType | None = ...,
+        **options: Unpack[RouteOptionArgs],
     ) -> Callable[[F], F]:
-        """Register the decorated handler for `methods` (default `["GET"]`) on `path`."""
-        return self.router.route(path, methods, name=name, max_body_size=max_body_size)
+        """Register the decorated handler for `methods` (default `["GET"]`) on `path`.
+
+        `options` are those of `bare.routing.RouteOptions`: `name`, `max_body_size`.
+        """
+        return self.router.route(path, methods, **options)
 
     def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
         """Register the decorated WebSocket handler on `path`."""
@@ -113,13 +126,15 @@ class Bare(MethodShortcuts):
         path: str,
         endpoint: Callable[..., Any],
         methods: Iterable[str] | None = None,
-        **options: Any,
+        **options: Unpack[RouteOptionArgs],
     ) -> Route:
+        """Register `endpoint` for `methods` (default `["GET"]`) on `path`."""
         return self.router.add_route(path, endpoint, methods, **options)
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], *, name: str | None = None
     ) -> WebSocketRoute:
+        """Register a WebSocket handler on `path`."""
         return self.router.add_websocket_route(path, endpoint, name=name)
 
     def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Mount:
@@ -135,7 +150,8 @@ class Bare(MethodShortcuts):
         return self.router.url_path_for(name, **params)
 
     @property
-    def routes(self) -> list[Route | WebSocketRoute | Mount]:
+    def routes(self) -> list[AnyRoute]:
+        """The routes, WebSocket routes and mounts, in the order they were added."""
         return self.router.routes
 
     # -- errors -----------------------------------------------------------------------
@@ -193,10 +209,41 @@ class Bare(MethodShortcuts):
         self._middleware.append((middleware_class, options))
 
     def build_middleware_stack(self) -> ASGIApp:
+        """The app as served: the middleware, outermost first, around the dispatch.
+
+        With middleware, an error door sits outside them all: an exception a middleware
+        raises before the response starts reaches the app's exception handlers too.
+        """
         app: ASGIApp = self._dispatch
+        if not self._middleware:
+            return app
         for middleware_class, options in reversed(self._middleware):
             app = middleware_class(app, **options)
-        return app
+        return self._error_door(app)
+
+    def _error_door(self, app: ASGIApp) -> ASGIApp:
+        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            # Middleware may leave headers here for bare's responses to add.
+            scope[RESPONSE_HEADERS_KEY] = ACCEPTS_RESPONSE_HEADERS
+            started = False
+
+            async def send_and_track(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                await send(message)
+
+            try:
+                await app(scope, receive, send_and_track)
+            except Exception as exc:
+                if started:
+                    raise  # too late for an error page: the server drops the connection
+                await self._answer_error(exc, scope, receive, send)
+
+        return guarded
 
     # -- ASGI -------------------------------------------------------------------------
 
@@ -208,7 +255,11 @@ class Bare(MethodShortcuts):
         await stack(scope, receive, send)
 
     def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """The innermost app: HTTP here, WebSocket and lifespan in their own methods."""
+        """The innermost app: HTTP here, WebSocket and lifespan in their own methods.
+
+        Every HTTP request is served by the `handle` callable of the route it matches;
+        a 404, 405, redirect or automatic OPTIONS is answered here.
+        """
         # PERF: a plain function handing back the route's coroutine: no frame of its own.
         kind = scope["type"]
         if kind != "http":
@@ -217,54 +268,54 @@ class Bare(MethodShortcuts):
             if kind == "lifespan":
                 return self._handle_lifespan(scope, receive, send)
             raise RuntimeError(f"bare does not handle ASGI scope type {kind!r}")
-        headers = scope.get("headers", ())
-        if len(headers) > self.max_headers:
-            detail = f"Too many request headers (limit {self.max_headers})"
-            return error_response(431, detail, {"connection": "close"})(scope, receive, send)
-        problem = framing_problem(headers)
-        if problem is not None:
-            # Two parsers could read this request differently (smuggling): refuse it
-            # and close the connection, whatever the server in front did.
-            return error_response(400, problem, {"connection": "close"})(scope, receive, send)
-        method = scope["method"]
-        path = route_path(scope) if scope.get("root_path") else scope["path"]
-        router = self.router
-        # PERF: Router.resolve, inlined.
-        matcher = router._http_matcher or router.http_matcher()
-        code, target, params = matcher.match(method, path)
-        if code == NOT_FOUND and router.redirect_slashes:
-            other = router.slash_redirect(matcher, method, path)
-            if other is not None:
-                code, target = REDIRECT, other
-        if code == FOUND:
-            outer = scope.get("path_params")
-            scope["path_params"] = {**outer, **params} if outer else params  # under a mount
-            if type(target) is Route:  # PERF: serve_http without Route.handle in between
-                return serve_http(target, scope, receive, send)
-            return target.handle(scope, receive, send)  # type: ignore[no-any-return]
-        if code == METHOD_NOT_ALLOWED:
-            allow = {"allow": ", ".join(target)}
-            if method == "OPTIONS":
-                return Response(status=204, headers=allow, content_type=None)(scope, receive, send)
-            return self._error(405, scope, receive, send, allow)
-        if code == REDIRECT:
-            response = Response(status=308, headers={"location": location_for(scope, target)})
-            return response(scope, receive, send)
-        if self.exception_handlers:
-            return self._error(404, scope, receive, send)
-        return _NOT_FOUND(scope, receive, send)
+        try:
+            headers = scope.get("headers", ())
+            if len(headers) > self.max_headers:
+                detail = f"Too many request headers (limit {self.max_headers})"
+                return error_response(431, detail, {"connection": "close"})(scope, receive, send)
+            problem = framing_problem(headers)
+            if problem is not None:
+                # Two parsers could read this request differently (smuggling): refuse it
+                # and close the connection, whatever the server in front did.
+                return error_response(400, problem, {"connection": "close"})(scope, receive, send)
+            method = scope["method"]
+            path = route_path(scope) if scope.get("root_path") else scope["path"]
+            router = self.router
+            # PERF: Router.resolve, inlined; tests/test_one_path.py::test_app_agrees_with_resolve
+            # fails when the two decide differently.
+            matcher = router._http_matcher or router.http_matcher()
+            code, target, params = matcher.match(method, path)
+            if code == FOUND:
+                outer = scope.get("path_params")
+                if outer:  # under a mount: the prefix's parameters too
+                    params = {**outer, **params}  # type: ignore[dict-item]
+                scope["path_params"] = params
+                return target.handle(scope, receive, send)  # type: ignore[union-attr]
+            if code == NOT_FOUND and router.redirect_slashes:
+                other = router.slash_redirect(matcher, method, path)
+                if other is not None:
+                    location = {"location": location_for(scope, other)}
+                    return Response(status=308, headers=location)(scope, receive, send)
+            if code == METHOD_NOT_ALLOWED:
+                allow = {"allow": ", ".join(target)}  # type: ignore[arg-type]
+                if method == "OPTIONS":
+                    response = Response(status=204, headers=allow, content_type=None)
+                    return response(scope, receive, send)
+                return self._answer_error(HTTPException(405, headers=allow), scope, receive, send)
+            if self.exception_handlers:
+                return self._answer_error(HTTPException(404), scope, receive, send)
+            return _NOT_FOUND(scope, receive, send)
+        except Exception as exc:  # a converter or the matcher failed: one door for errors
+            return self._answer_error(exc, scope, receive, send)
 
-    async def _error(
-        self,
-        status: int,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str] | None = None,
+    async def _answer_error(
+        self, exc: Exception, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """A 404/405 decided by the router, through the app's handler for it if any."""
+        """Answer `exc` through the app's exception handlers, or the default response."""
+        if isinstance(exc, ClientDisconnect):
+            return
         request = Request(scope, receive, self.max_body_size)
-        response = await handle_exception(self, HTTPException(status, headers=headers), request)
+        response = await handle_exception(self, exc, request)
         await response(scope, receive, send)
 
     async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -277,28 +328,19 @@ class Bare(MethodShortcuts):
                 await send({"type": "websocket.close", "code": 1008, "reason": "Not Found"})
             return
         outer = scope.get("path_params")
-        scope["path_params"] = {**outer, **params} if outer else params
-        await target.handle(scope, receive, send)
+        if outer:
+            params = {**outer, **params}  # type: ignore[dict-item]
+        scope["path_params"] = params
+        await target.handle(scope, receive, send)  # type: ignore[union-attr]
+
+    # -- lifespan ---------------------------------------------------------------------
 
     async def _handle_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        context = None
         message = await receive()
         if message["type"] != "lifespan.startup":  # pragma: no cover - protocol violation
             return
         try:
-            if self._stack is None:
-                self._stack = self.build_middleware_stack()
-            for handler in self._startup_handlers:
-                await _call(handler)
-            if self.lifespan is not None:
-                context = self.lifespan(self)
-                state = await context.__aenter__()
-                if state:
-                    if "state" not in scope:
-                        problem = RuntimeError("the server does not support lifespan state")
-                        await context.__aexit__(type(problem), problem, None)
-                        raise problem
-                    scope["state"].update(state)
+            await self._startup(scope.get("state"))
         except BaseException as exc:
             logger.exception("application startup failed")
             await send(
@@ -309,30 +351,81 @@ class Bare(MethodShortcuts):
             return
         await send({"type": "lifespan.startup.complete"})
 
-        message = await receive()  # lifespan.shutdown
-        failures = []
+        await receive()  # lifespan.shutdown
+        failures = await self._shutdown()
+        if failures:
+            await send({"type": "lifespan.shutdown.failed", "message": "; ".join(failures)})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+
+    async def _startup(self, state: dict[str, Any] | None) -> None:
+        """Start this app: its startup handlers, its lifespan context, then the bare
+        apps mounted in it, in the order they were mounted. If any of it fails, what
+        had started is shut down again (without this app's shutdown handlers)."""
+        if self._stack is None:
+            self._stack = self.build_middleware_stack()
+        for handler in self._startup_handlers:
+            await _call(handler)
+        try:
+            if self.lifespan is not None:
+                context = self.lifespan(self)
+                value = await context.__aenter__()
+                self._running_context = context
+                if value:
+                    if state is None:
+                        raise RuntimeError("the server does not support lifespan state")
+                    state.update(value)
+            for child in _mounted_bare_apps(self):
+                await child._startup(state)
+                self._running_children.append(child)
+        except BaseException:
+            await self._shutdown(run_handlers=False)
+            raise
+
+    async def _shutdown(self, *, run_handlers: bool = True) -> list[str]:
+        """Stop this app in the reverse order of `_startup`: mounted apps, the lifespan
+        context, the shutdown handlers. Every step runs; the failures are returned."""
+        failures: list[str] = []
+        while self._running_children:
+            failures.extend(await self._running_children.pop()._shutdown())
+        context, self._running_context = self._running_context, None
         if context is not None:
             try:
                 await context.__aexit__(None, None, None)
             except Exception as exc:
                 logger.exception("lifespan shutdown failed")
                 failures.append(f"{type(exc).__name__}: {exc}")
-        for handler in self._shutdown_handlers:
-            try:
-                await _call(handler)
-            except Exception as exc:
-                logger.exception("shutdown handler %r failed", handler)
-                failures.append(f"{type(exc).__name__}: {exc}")
-        if failures:
-            await send({"type": "lifespan.shutdown.failed", "message": "; ".join(failures)})
-        else:
-            await send({"type": "lifespan.shutdown.complete"})
+        if run_handlers:
+            for handler in self._shutdown_handlers:
+                try:
+                    await _call(handler)
+                except Exception as exc:
+                    logger.exception("shutdown handler %r failed", handler)
+                    failures.append(f"{type(exc).__name__}: {exc}")
+        return failures
 
     def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
         """Serve the app with uvicorn (uvloop and httptools when installed)."""
         from ._server import run
 
         run(self, host=host, port=port, **options)
+
+
+def _mounted_bare_apps(app: Bare) -> list[Bare]:
+    """The bare apps mounted in `app`, directly or inside middleware that keep the app
+    they wrap as `.app` (the usual convention), each once, in mount order."""
+    found: list[Bare] = []
+    for mounted in app.router.mounted_apps():
+        for _ in range(32):  # a wrapper chain longer than this is not one
+            if isinstance(mounted, Bare):
+                if mounted is not app and all(mounted is not seen for seen in found):
+                    found.append(mounted)
+                break
+            inner = getattr(mounted, "app", None)
+            if inner is None or inner is mounted:
+                break
+            mounted = inner
+    return found
 
 
 async def _call(handler: Callable[[], Any]) -> None:

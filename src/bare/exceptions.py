@@ -19,12 +19,26 @@ def _phrase(status: int) -> str:
 class HTTPException(Exception):
     """Raise to answer with `status`; `detail` goes to the client, so keep it safe to show.
 
-    `detail` defaults to the status phrase (`404` -> "Not Found").
+    `detail` defaults to the status phrase (`404` -> "Not Found"). `status_code=` is
+    accepted in place of `status`, as Starlette and FastAPI spell it.
     """
 
     def __init__(
-        self, status: int, detail: Any = None, headers: Mapping[str, str] | None = None
+        self,
+        status: int | None = None,
+        detail: Any = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        status_code: int | None = None,
     ) -> None:
+        if status_code is not None:
+            if status is not None:
+                raise TypeError("give the status once: status or status_code, not both")
+            status = status_code
+        if status is None:
+            raise TypeError("HTTPException needs a status, e.g. HTTPException(404)")
+        if type(status) is not int or not 100 <= status <= 599:
+            raise ValueError(f"an HTTP status is an int from 100 to 599, not {status!r}")
         if detail is None:
             detail = _phrase(status)
         super().__init__(status, detail)

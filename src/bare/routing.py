@@ -7,30 +7,38 @@ See docs/routing.md for the syntax and the precedence rules.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from types import EllipsisType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypedDict, TypeVar
 from urllib.parse import quote
 
 from ._concurrency import is_async_callable
-from ._endpoints import serve_http, serve_websocket
+from ._endpoints import http_endpoint, websocket_endpoint
 from ._errors import SERVER_EXCEPTION_KEY
+from ._paths import route_path
 from ._speedups import router_impl
-from ._table import ANY_METHOD, RouteConflictError, TableBuilder, TableEntry
+from ._table import ANY_METHOD, RouteConflictError, Table, TableBuilder, TableEntry
 from ._templates import PathTemplate, RouteError, parse_template
-from .middleware import NOT_HONOURED, RESPONSE_HEADERS_KEY
+from .middleware import RESPONSE_HEADERS_KEY
+from .requests import DEFAULT_MAX_BODY_SIZE
 from .types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "FOUND",
     "METHOD_NOT_ALLOWED",
     "NOT_FOUND",
     "REDIRECT",
+    "Matcher",
     "Mount",
     "NoMatchFound",
+    "Resolution",
     "Route",
     "RouteConflictError",
     "RouteError",
+    "RouteOptions",
     "Router",
     "WebSocketRoute",
     "location_for",
@@ -50,6 +58,9 @@ _LOCATION_SAFE = "/!$&'()*+,;=:@~"
 _QUERY_SAFE = _LOCATION_SAFE + "?%"
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+BodyLimit = int | None | EllipsisType  # `...`: the app's limit
 
 
 class NoMatchFound(LookupError):
@@ -60,11 +71,76 @@ def _endpoint_name(endpoint: Any) -> str:
     return getattr(endpoint, "__name__", type(endpoint).__name__)
 
 
+class RouteOptions:
+    """Everything a route can be given besides its path, methods and handler.
+
+    One value that travels with the route: from the decorator (`@app.get(path,
+    name=..., max_body_size=...)`) into the `Route`, and into its copies under a mount
+    prefix or an included router. Unknown options are refused with a `TypeError`
+    naming the known ones.
+
+    - `name`: the name `url_path_for` knows the route by (default: the handler's name).
+    - `max_body_size`: this route's request body limit in bytes, `None` for none;
+      left out (`...`), the app's limit applies.
+    """
+
+    __slots__ = ("max_body_size", "name")
+
+    def __init__(self, *, name: str | None = None, max_body_size: BodyLimit = ...) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"route name must be a string, not {name!r}")
+        _check_body_limit(max_body_size, "max_body_size")
+        self.name = name
+        self.max_body_size = max_body_size
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> RouteOptions:
+        """`RouteOptions(**args)`, with a clear message for a misspelt option."""
+        unknown = sorted(set(args) - set(cls.__slots__))
+        if unknown:
+            known = ", ".join(sorted(cls.__slots__))
+            raise TypeError(f"unknown route option {unknown[0]!r}; route options are: {known}")
+        return cls(**args)
+
+    def replace(self, **changes: Any) -> RouteOptions:
+        """A copy with `changes` applied."""
+        return RouteOptions.from_args({**self.as_dict(), **changes})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RouteOptions) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.as_dict().items()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
+        return f"RouteOptions({fields})"
+
+
+class RouteOptionArgs(TypedDict, total=False):
+    """The keyword form of `RouteOptions`, for type checkers (keep the two in step:
+    tests/test_route_records.py compares their fields)."""
+
+    name: str | None
+    max_body_size: BodyLimit
+
+
+def _check_body_limit(value: Any, what: str) -> None:
+    if value is ... or value is None:
+        return
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{what} must be a number of bytes >= 0 or None, not {value!r}")
+
+
 class Route:
     """An HTTP route: a pattern, the methods it answers and the handler that answers.
 
-    `max_body_size` overrides the app's request body limit for this route (None: no
-    limit); left out, the app's limit applies. A route is itself an ASGI app.
+    `handle` is the ASGI callable that serves the route, built once with the route's
+    options when the route is added to a router (`bind`); the app calls it for every
+    request the route matches. A route is itself an ASGI app.
     """
 
     def __init__(
@@ -73,11 +149,15 @@ class Route:
         endpoint: Callable[..., Any],
         *,
         methods: Iterable[str] | None = None,
-        name: str | None = None,
-        max_body_size: int | EllipsisType | None = ...,
+        options: RouteOptions | None = None,
+        **option_args: Unpack[RouteOptionArgs],
     ) -> None:
         if isinstance(methods, str):
             raise TypeError(f"methods must be a list of strings, not the string {methods!r}")
+        if options is None:
+            options = RouteOptions.from_args(dict(option_args))
+        elif option_args:
+            options = options.replace(**option_args)
         self.path = path
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
@@ -86,17 +166,24 @@ class Route:
         )
         if not self.methods:
             raise RouteError(f"route {path!r} answers no method")
-        self.name = name if name is not None else _endpoint_name(endpoint)
+        self.options = options
+        self.name = options.name if options.name is not None else _endpoint_name(endpoint)
         self.is_async = is_async_callable(endpoint)
-        self.max_body_size = max_body_size
+        self.bind(DEFAULT_MAX_BODY_SIZE)
 
-    def handle(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """Answer the request with the handler (path params already in the scope)."""
-        # PERF: hand back serve_http's coroutine rather than awaiting it in another.
-        return serve_http(self, scope, receive, send)
+    def bind(self, app_max_body_size: int | None) -> None:
+        """Build `handle`, the callable that serves this route, filling the options the
+        route leaves to the app (the body limit) from the app's settings."""
+        limit = self.options.max_body_size
+        self.max_body_size: int | None = app_max_body_size if limit is ... else limit
+        self.handle: ASGIApp = http_endpoint(self.endpoint, self.max_body_size)
+
+    def with_prefix(self, prefix: str) -> Route:
+        """This route under `prefix`, with the same handler, methods and options."""
+        return Route(prefix + self.path, self.endpoint, methods=self.methods, options=self.options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await serve_http(self, scope, receive, send)
+        await self.handle(scope, receive, send)
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={list(self.methods)}, name={self.name!r})"
@@ -114,13 +201,17 @@ class WebSocketRoute:
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
         self.name = name if name is not None else _endpoint_name(endpoint)
+        self.handle: ASGIApp = websocket_endpoint(endpoint)
 
-    def handle(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """Hand the connection to the handler as a `WebSocket`."""
-        return serve_websocket(self, scope, receive, send)
+    def bind(self, app_max_body_size: int | None) -> None:
+        """Nothing to fill in: a WebSocket route takes no option from the app."""
+
+    def with_prefix(self, prefix: str) -> WebSocketRoute:
+        """This route under `prefix`, with the same handler and name."""
+        return WebSocketRoute(prefix + self.path, self.endpoint, name=self.name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await serve_websocket(self, scope, receive, send)
+        await self.handle(scope, receive, send)
 
     def __repr__(self) -> str:
         return f"WebSocketRoute({self.path!r}, name={self.name!r})"
@@ -130,7 +221,8 @@ class Mount:
     """An ASGI app served under a path prefix, for HTTP and WebSocket alike.
 
     The app sees the request with `root_path` extended by the matched prefix and `path`
-    unchanged, so a mounted `Bare` app routes on the rest of the path.
+    unchanged, so a mounted `Bare` app routes on the rest of the path. A mounted `Bare`
+    app's lifespan runs with its parent's (see docs/lifespan.md).
     """
 
     def __init__(self, path: str, app: ASGIApp, *, name: str | None = None) -> None:
@@ -146,8 +238,13 @@ class Mount:
             for t in ((prefix,) if prefix else ()) + (f"{prefix}/{{{MOUNT_REST}:path}}",)
         )
         self.template = self.templates[0]
-        # Whether the app adds the headers middleware leave in the scope (bare apps do).
-        self._honours_headers = bool(getattr(app, "honours_response_headers", False))
+
+    def bind(self, app_max_body_size: int | None) -> None:
+        """Nothing to fill in: the mounted app has its own settings."""
+
+    def with_prefix(self, prefix: str) -> Mount:
+        """This mount under `prefix`, with the same app and name."""
+        return Mount(prefix + self.path, self.app, name=self.name)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Call the mounted app with the prefix moved from `path` into `root_path`."""
@@ -158,21 +255,25 @@ class Mount:
         child = dict(scope)
         child["root_path"] = scope.get("root_path", "") + consumed
         child["path_params"] = params
+        # Headers a middleware left for this app's responses: the mounted app adds
+        # those of its own middleware only, so these are added on the way out.
         extra = child.pop(RESPONSE_HEADERS_KEY, None)
         if extra:
-            # Headers a middleware asked bare to add: the mounted app may not know how.
             send = _adding_headers(send, extra)
-        if not self._honours_headers:
-            # A middleware inside this app must not count on bare to add its headers.
-            child[RESPONSE_HEADERS_KEY] = NOT_HONOURED
         try:
             await self.app(child, receive, send)
         finally:
             if SERVER_EXCEPTION_KEY in child:
                 scope[SERVER_EXCEPTION_KEY] = child[SERVER_EXCEPTION_KEY]
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send)
+
     def __repr__(self) -> str:
         return f"Mount({self.path!r}, name={self.name!r})"
+
+
+AnyRoute = Route | WebSocketRoute | Mount
 
 
 def _adding_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
@@ -184,21 +285,30 @@ def _adding_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
     return send_with_headers
 
 
-def route_path(scope: Scope) -> str:
-    """The part of `scope["path"]` the app routes on: the path less `root_path`.
+class Matcher(Protocol[T_co]):
+    """What `_router.Matcher` and `_router_py.Matcher` are: built from a `Table`, they
+    answer `match(method, path)` with one of
 
-    Servers put the full path in `path`; an app mounted under a prefix routes on what
-    follows it. An empty remainder is the root, `/`.
+        (FOUND, target, params)           params: {name: converted value}
+        (METHOD_NOT_ALLOWED, allow, None) allow: sorted tuple of the allowed methods
+        (NOT_FOUND, None, None)
+
+    Plain tuples, not `Resolution`s: building a named tuple in the walk costs.
     """
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path):
-        rest = path[len(root_path) :]
-        if not rest:
-            return "/"
-        if rest[0] == "/":
-            return rest
-    return path
+
+    def match(
+        self, method: str, path: str
+    ) -> tuple[int, T_co | tuple[str, ...] | None, dict[str, Any] | None]: ...
+
+
+class Resolution(NamedTuple, Generic[T]):
+    """What `Router.resolve` decided: `code` is FOUND, METHOD_NOT_ALLOWED, REDIRECT or
+    NOT_FOUND; `target` is the route, the allowed methods, the path to redirect to, or
+    None; `params` the path parameters of a FOUND."""
+
+    code: int
+    target: T | tuple[str, ...] | str | None
+    params: dict[str, Any] | None
 
 
 class MethodShortcuts:
@@ -206,23 +316,23 @@ class MethodShortcuts:
 
     route: Callable[..., Callable[[F], F]]  # the class using this mixin has it
 
-    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+    def get(self, path: str, **options: Unpack[RouteOptionArgs]) -> Callable[[F], F]:
         """Register the decorated handler for GET (it answers HEAD too)."""
         return self.route(path, ["GET"], **options)
 
-    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+    def post(self, path: str, **options: Unpack[RouteOptionArgs]) -> Callable[[F], F]:
         """Register the decorated handler for POST."""
         return self.route(path, ["POST"], **options)
 
-    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+    def put(self, path: str, **options: Unpack[RouteOptionArgs]) -> Callable[[F], F]:
         """Register the decorated handler for PUT."""
         return self.route(path, ["PUT"], **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+    def patch(self, path: str, **options: Unpack[RouteOptionArgs]) -> Callable[[F], F]:
         """Register the decorated handler for PATCH."""
         return self.route(path, ["PATCH"], **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+    def delete(self, path: str, **options: Unpack[RouteOptionArgs]) -> Callable[[F], F]:
         """Register the decorated handler for DELETE."""
         return self.route(path, ["DELETE"], **options)
 
@@ -233,20 +343,46 @@ class Router(MethodShortcuts):
     Matching is a walk over a segment trie (see `bare._router_py`), so its cost does not
     grow with the number of routes. A path that matches no route but would match with
     its trailing slash toggled is redirected (308) when `redirect_slashes` is on.
+
+    `max_body_size` is the body limit of the routes that do not set their own (1 MiB;
+    `None` for none). A `Bare` app's router takes the app's; a router included in
+    another passes its own on only when it was given one.
     """
 
-    def __init__(self, *, redirect_slashes: bool = True, matcher_class: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        redirect_slashes: bool = True,
+        max_body_size: BodyLimit = ...,
+        matcher_class: Callable[[Table], Matcher[AnyRoute]] | None = None,
+    ) -> None:
+        _check_body_limit(max_body_size, "max_body_size")
         self.redirect_slashes = redirect_slashes
+        # `...` until set: the routes use the default, and an including router's.
+        self._max_body_size: BodyLimit = max_body_size
         # `matcher_class` lets the tests drive both implementations; normally the selected one.
         self._matcher_class = matcher_class or router_impl.Matcher
-        self.routes: list[Route | WebSocketRoute | Mount] = []
+        self.routes: list[AnyRoute] = []
         self._http = TableBuilder()
         self._websocket = TableBuilder()
-        self._http_matcher: Any = None
-        self._websocket_matcher: Any = None
+        self._http_matcher: Matcher[AnyRoute] | None = None
+        self._websocket_matcher: Matcher[AnyRoute] | None = None
         # Whether any HTTP pattern ends with "/" or a `path` parameter, which a path
         # with a slash added could match.
         self._slash_endings = False
+
+    @property
+    def max_body_size(self) -> int | None:
+        """The body limit of routes that set none; setting it rebinds them."""
+        limit = self._max_body_size
+        return DEFAULT_MAX_BODY_SIZE if limit is ... else limit
+
+    @max_body_size.setter
+    def max_body_size(self, value: int | None) -> None:
+        _check_body_limit(value, "max_body_size")
+        self._max_body_size = value
+        for route in self.routes:
+            route.bind(value)
 
     # -- registration -------------------------------------------------------------
 
@@ -255,13 +391,12 @@ class Router(MethodShortcuts):
         path: str,
         endpoint: Callable[..., Any],
         methods: Iterable[str] | None = None,
-        *,
-        name: str | None = None,
-        max_body_size: int | EllipsisType | None = ...,
+        **options: Unpack[RouteOptionArgs],
     ) -> Route:
-        """Register `endpoint` for `methods` (default `["GET"]`) on `path`."""
-        route = Route(path, endpoint, methods=methods, name=name, max_body_size=max_body_size)
-        self._add(route)
+        """Register `endpoint` for `methods` (default `["GET"]`) on `path`; `options`
+        are those of `RouteOptions`."""
+        route = Route(path, endpoint, methods=methods, **options)
+        self.add(route)
         return route
 
     def add_websocket_route(
@@ -269,39 +404,39 @@ class Router(MethodShortcuts):
     ) -> WebSocketRoute:
         """Register a WebSocket handler on `path`."""
         route = WebSocketRoute(path, endpoint, name=name)
-        self._add(route)
+        self.add(route)
         return route
 
     def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Mount:
         """Serve the ASGI `app` under the prefix `path` (HTTP and WebSocket)."""
         mount = Mount(path, app, name=name)
-        self._add(mount)
+        self.add(mount)
         return mount
 
     def include_router(self, router: Router, *, prefix: str = "") -> None:
-        """Copy `router`'s routes into this one, under `prefix`.
+        """Copy `router`'s routes into this one, under `prefix`, options and all.
 
         The routes are copied now: routes added to `router` later are not included.
         """
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise RouteError(f"router prefix {prefix!r} must start with '/' and not end with one")
         for route in router.routes:
-            copy: Route | WebSocketRoute | Mount
-            if isinstance(route, Route):
+            copy = route.with_prefix(prefix)
+            if (
+                isinstance(copy, Route)
+                and copy.options.max_body_size is ...
+                and router._max_body_size is not ...
+            ):
                 copy = Route(
-                    prefix + route.path,
-                    route.endpoint,
-                    methods=route.methods,
-                    name=route.name,
-                    max_body_size=route.max_body_size,
+                    copy.path,
+                    copy.endpoint,
+                    methods=copy.methods,
+                    options=copy.options.replace(max_body_size=router._max_body_size),
                 )
-            elif isinstance(route, WebSocketRoute):
-                copy = WebSocketRoute(prefix + route.path, route.endpoint, name=route.name)
-            else:
-                copy = Mount(prefix + route.path, route.app, name=route.name)
-            self._add(copy)
+            self.add(copy)
 
-    def _add(self, route: Route | WebSocketRoute | Mount) -> None:
+    def add(self, route: AnyRoute) -> None:
+        """Add a route, WebSocket route or mount built elsewhere, and bind it."""
         if not isinstance(route, WebSocketRoute):
             templates = route.templates if isinstance(route, Mount) else (route.template,)
             self._slash_endings = self._slash_endings or any(
@@ -316,6 +451,7 @@ class Router(MethodShortcuts):
             builder = self._websocket if isinstance(route, WebSocketRoute) else self._http
             label = f"route {route.path!r} ({route.name})"
             builder.add(TableEntry(route.template, route.methods, route, label))
+        route.bind(self.max_body_size)
         self.routes.append(route)
         self._http_matcher = self._websocket_matcher = None
 
@@ -323,14 +459,14 @@ class Router(MethodShortcuts):
         self,
         path: str,
         methods: Iterable[str] | None = None,
-        *,
-        name: str | None = None,
-        max_body_size: int | EllipsisType | None = ...,
+        **options: Unpack[RouteOptionArgs],
     ) -> Callable[[F], F]:
         """Decorator form of `add_route`."""
+        # Checked now, so that a misspelt option fails at the decorator's line.
+        route_options = RouteOptions.from_args(dict(options))
 
         def decorator(endpoint: F) -> F:
-            self.add_route(path, endpoint, methods, name=name, max_body_size=max_body_size)
+            self.add(Route(path, endpoint, methods=methods, options=route_options))
             return endpoint
 
         return decorator
@@ -346,33 +482,33 @@ class Router(MethodShortcuts):
 
     # -- matching -----------------------------------------------------------------
 
-    def http_matcher(self) -> Any:
+    def http_matcher(self) -> Matcher[AnyRoute]:
         """The compiled-or-pure matcher of the HTTP table, built on first use."""
         if self._http_matcher is None:
             self._http_matcher = self._matcher_class(self._http.table())
         return self._http_matcher
 
-    def websocket_matcher(self) -> Any:
+    def websocket_matcher(self) -> Matcher[AnyRoute]:
         """The matcher of the WebSocket table, built on first use."""
         if self._websocket_matcher is None:
             self._websocket_matcher = self._matcher_class(self._websocket.table())
         return self._websocket_matcher
 
-    def resolve(self, method: str, path: str) -> tuple[int, Any, Any]:
+    def resolve(self, method: str, path: str) -> Resolution[AnyRoute]:
         """Match an HTTP request.
 
         Returns `(FOUND, route, params)`, `(METHOD_NOT_ALLOWED, allow, None)`,
         `(REDIRECT, other_path, None)` or `(NOT_FOUND, None, None)`.
         """
         matcher = self._http_matcher or self.http_matcher()
-        result: tuple[int, Any, Any] = matcher.match(method, path)
-        if result[0] == NOT_FOUND and self.redirect_slashes:
+        code, target, params = matcher.match(method, path)
+        if code == NOT_FOUND and self.redirect_slashes:
             other = self.slash_redirect(matcher, method, path)
             if other is not None:
-                return (REDIRECT, other, None)
-        return result
+                return Resolution(REDIRECT, other, None)
+        return Resolution(code, target, params)
 
-    def slash_redirect(self, matcher: Any, method: str, path: str) -> str | None:
+    def slash_redirect(self, matcher: Matcher[AnyRoute], method: str, path: str) -> str | None:
         """The path with its trailing slash toggled, if that one would match."""
         if len(path) < 2 or path[0] != "/":
             return None
@@ -386,11 +522,15 @@ class Router(MethodShortcuts):
             return None
         return other
 
-    def resolve_websocket(self, path: str) -> tuple[int, Any, Any]:
+    def resolve_websocket(self, path: str) -> Resolution[AnyRoute]:
         """Match a WebSocket connection: `(FOUND, route, params)` or `(NOT_FOUND, None, None)`."""
         matcher = self._websocket_matcher or self.websocket_matcher()
-        result: tuple[int, Any, Any] = matcher.match(WEBSOCKET_METHOD, path)
-        return result
+        code, target, params = matcher.match(WEBSOCKET_METHOD, path)
+        return Resolution(code, target, params)
+
+    def mounted_apps(self) -> list[ASGIApp]:
+        """The apps mounted in this router, in the order they were mounted."""
+        return [route.app for route in self.routes if isinstance(route, Mount)]
 
     # -- reverse routing ----------------------------------------------------------
 
@@ -436,7 +576,8 @@ class Router(MethodShortcuts):
             child_name = name
         child_url_path_for = getattr(mount.app, "url_path_for", None)
         try:
-            prefix = mount.template.build(prefix_params) if prefix_names else mount.path
+            # The template quotes the prefix as route literals are quoted.
+            prefix = mount.template.build(prefix_params) if mount.path else ""
             if child_name is None:
                 return prefix + "/" + quote(str(rest).lstrip("/"), safe=_LOCATION_SAFE)
             if child_url_path_for is None:

@@ -22,34 +22,35 @@ from collections.abc import Iterable
 
 from ..types import Scope
 
-__all__ = ["NOT_HONOURED", "RESPONSE_HEADERS_KEY", "add_response_headers"]
+__all__ = ["ACCEPTS_RESPONSE_HEADERS", "RESPONSE_HEADERS_KEY", "add_response_headers"]
 
+# The scope key of the hand-over. A bare app with middleware puts ACCEPTS_RESPONSE_HEADERS
+# there before its middleware run, and the headers handed over replace it; bare's
+# responses add what they find there. A mount removes it from the scope it passes on.
 RESPONSE_HEADERS_KEY = "bare.response_headers"
 
 
-class _NotHonoured(tuple):  # type: ignore[type-arg]
-    """Marks a scope whose app does not add the headers (an app mounted under bare)."""
+class _Accepts(tuple):  # type: ignore[type-arg]
+    """The mark of a scope whose app adds handed-over headers: empty, so falsy."""
+
+    __slots__ = ()
 
 
-# Falsy and empty, so bare's responses find nothing to add.
-NOT_HONOURED = _NotHonoured()
+ACCEPTS_RESPONSE_HEADERS = _Accepts()
 
 
 def add_response_headers(scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -> bool:
     """Have bare add `headers` (lower-case ASGI byte pairs) to this request's response.
 
-    Returns False, doing nothing, when the app under `scope` is not a bare app; the
+    Returns False, doing nothing, when the app under `scope` does not take headers
+    this way (it is not a bare app, or not the one this scope was given to); the
     caller then has to wrap `send`. The headers are not checked here: build them from
     trusted values or with `bare.headers.encode_header`.
     """
-    from ..applications import Bare
-
-    if not isinstance(scope.get("app"), Bare):
-        return False
     pending = scope.get(RESPONSE_HEADERS_KEY)
-    if pending is NOT_HONOURED:
-        return False
     if pending is None:
+        return False
+    if pending is ACCEPTS_RESPONSE_HEADERS:
         scope[RESPONSE_HEADERS_KEY] = list(headers)
     else:
         pending.extend(headers)
