@@ -53,6 +53,11 @@ def call(
     `chunks` sends the body in several `http.request` messages; `disconnect` makes the
     client go away after them instead of waiting. `Reply.receives` counts the calls
     the app made to `receive`.
+
+    Once the body is consumed, `receive()` behaves as a server's: after the response
+    has started it waits for the response to end and then says `http.disconnect`.
+    Before that, a client would wait for the response forever, so the call fails the
+    test instead of hanging it.
     """
     scope = {
         "type": "http",
@@ -79,19 +84,33 @@ def call(
         pending.append({"type": "http.disconnect"})
     sent: list[dict[str, Any]] = []
     receives = 0
+    problems: list[str] = []
+    complete = asyncio.Event()  # the response has been sent in full
 
     async def receive() -> dict[str, Any]:
         nonlocal receives
         receives += 1
         if pending:
             return pending.pop(0)
-        await asyncio.sleep(3600)  # a real client would be waiting: never answers
-        raise AssertionError("unreachable")
+        if not sent:
+            # NOTE: kept aside too: bare would turn the AssertionError into a plain 500.
+            problems.append(
+                "the app called receive() again after the body was consumed, before "
+                "starting its response: a client would wait for that response forever "
+                "(pass disconnect=True to make the client go away)"
+            )
+            raise AssertionError(problems[-1])
+        await complete.wait()  # a streaming response's watcher: told when it is over
+        return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            complete.set()
 
     asyncio.run(app(scope, receive, send))
+    if problems:
+        raise AssertionError(problems[0])
     start = next((m for m in sent if m["type"] == "http.response.start"), None)
     if start is None:
         return Reply(0, [], b"", sent, receives)
@@ -114,7 +133,10 @@ def websocket_session(
     extensions: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Drive a WebSocket handler in process: `websocket.connect`, then `incoming`, then
-    a disconnect (1000); returns every message the app sent."""
+    a disconnect (1000); returns every message the app sent.
+
+    A `receive()` after the disconnect breaks the ASGI protocol: it fails the test.
+    """
     scope = {
         "type": "websocket",
         "asgi": {"version": "3.0"},
@@ -135,17 +157,21 @@ def websocket_session(
         {"type": "websocket.disconnect", "code": 1000},
     ]
     sent: list[dict[str, Any]] = []
+    problems: list[str] = []
 
     async def receive() -> dict[str, Any]:
         if pending:
             return pending.pop(0)
-        await asyncio.sleep(3600)
-        raise AssertionError("unreachable")
+        # NOTE: kept aside too: bare would log it and close with 1011.
+        problems.append("the app called receive() after websocket.disconnect")
+        raise AssertionError(problems[-1])
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
+    if problems:
+        raise AssertionError(problems[0])
     return sent
 
 

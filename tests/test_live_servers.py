@@ -8,7 +8,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +17,8 @@ import pytest
 import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
+# A net for a server that never comes up; a healthy one is waited for by its own word.
+STARTUP_LIMIT = 60
 
 
 def free_port() -> int:
@@ -25,47 +27,88 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited: {process.stdout.read().decode() if process.stdout else ''}"
-            )
+class Server:
+    """A server process whose output a thread reads as it comes.
+
+    `ready` is set when the server says it is listening on `port` (uvicorn and
+    hypercorn both print "running on http://host:port" once the socket is open), or
+    when its output ends because it exited.
+    """
+
+    def __init__(self, command: list[str], port: int, paths: tuple[Path, ...]) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
+        self.address = f"127.0.0.1:{port}"
+        self.ready = threading.Event()
+        self.listening = False
+        self._lines: list[str] = []
+        self._banner = f"running on http://{self.address}".lower()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        # NOTE: read all along, or a chatty server would block once the pipe is full.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", "replace")
+            self._lines.append(line)
+            if self._banner in line.lower():
+                self.listening = True
+                self.ready.set()
+        self.ready.set()  # the server exited: wake the waiter up
+
+    def output(self) -> str:
+        """What the server has printed so far (stdout and stderr)."""
+        return "".join(self._lines)
+
+    def wait_until_listening(self) -> None:
+        if not self.ready.wait(STARTUP_LIMIT):
+            raise RuntimeError(f"no sign of life after {STARTUP_LIMIT}s:\n{self.output()}")
+        if not self.listening:
+            raise RuntimeError(f"the server exited:\n{self.output()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port} after {timeout}s")
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            self.process.kill()
+            self.process.wait()
+        self._reader.join()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def running(
+    command: list[str], port: int, paths: tuple[Path, ...] = (ROOT, ROOT / "tests")
+) -> Iterator[Server]:
+    """Run a server command until the test is done; yield it once it listens."""
+    server = Server(command, port, paths)
+    try:
+        server.wait_until_listening()
+        yield server
+    finally:
+        server.stop()
 
 
 def serve(
     command: list[str], port: int, paths: tuple[Path, ...] = (ROOT, ROOT / "tests")
 ) -> Iterator[str]:
     """Run a server command until the test is done; yield its `host:port`."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+    for server in running(command, port, paths):
+        yield server.address
+
+
+def uvicorn_command(app: str, port: int, *options: str) -> list[str]:
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    return [*command, "--loop", "uvloop", "--http", "httptools", *options]
 
 
 def uvicorn(app: str) -> Iterator[str]:
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    yield from serve([*command, "--loop", "uvloop", "--http", "httptools", "--no-access-log"], port)
+    yield from serve(uvicorn_command(app, port, "--no-access-log"), port)
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +192,21 @@ def test_streaming_response(live_server: str) -> None:
         assert list(response.iter_lines()) == [f"line {i}" for i in range(5)]
 
 
+def test_streaming_reaches_the_client_line_by_line(live_server: str) -> None:
+    # Each line after the first waits on the server until the client has read the one
+    # before: a server that held the body back would never send line 0.
+    with (
+        httpx.Client(base_url=f"http://{live_server}", timeout=10) as client,
+        client.stream("GET", "/stepped") as response,
+    ):
+        lines = response.iter_lines()
+        assert next(lines) == "line 0"
+        for i in (1, 2):
+            client.get(f"/mark/next {i}")
+            assert next(lines) == f"line {i}"
+        assert list(lines) == []
+
+
 def test_large_upload_is_rejected_and_the_server_keeps_serving(live_server: str) -> None:
     with httpx.Client(base_url=f"http://{live_server}", timeout=10) as client:
         small = client.post("/upload", content=b"x" * 1000)
@@ -166,18 +224,25 @@ def test_large_upload_is_rejected_and_the_server_keeps_serving(live_server: str)
         assert client.post("/upload", content=b"ok").json() == {"received": 2}
 
 
+def wait_for_event(client: httpx.Client, name: str) -> list[str]:
+    """Block until the live app has noted `name`; fail clearly if it never does."""
+    try:
+        events: list[str] = client.get(f"/wait/{name}").json()
+    except httpx.TimeoutException:
+        pytest.fail(f"the server never noted {name!r}")
+    return events
+
+
 def test_client_disconnecting_mid_body(live_server: str) -> None:
     host, port = live_server.split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(
-            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"z" * 100
-        )
-        time.sleep(0.2)
     with httpx.Client(base_url=f"http://{live_server}", timeout=10) as client:
-        deadline = time.monotonic() + 5
-        while "disconnected" not in client.get("/events").json() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "disconnected" in client.get("/events").json()
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(
+                b"POST /upload?tag=mid HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
+                + b"z" * 100
+            )
+            wait_for_event(client, "receiving mid")  # the handler is reading the body
+        assert "disconnected mid" in wait_for_event(client, "disconnected mid")
         assert client.get("/stream").status_code == 200
 
 
@@ -213,22 +278,7 @@ def test_book_example_on_hypercorn() -> None:
 
 def test_websocket_message_size_is_limited_by_the_server() -> None:
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "examples.tasks:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--ws-max-size",
-        "1024",
-    ]
+    command = uvicorn_command("examples.tasks:app", port, "--ws-max-size", "1024")
 
     async def oversized(address: str) -> int | None:
         async with websockets.connect(f"ws://{address}/ws", max_size=None) as ws:
@@ -242,3 +292,49 @@ def test_websocket_message_size_is_limited_by_the_server() -> None:
         assert asyncio.run(asyncio.wait_for(oversized(address), 10)) == 1009
         with httpx.Client(base_url=f"http://{address}", timeout=10) as client:
             assert client.get("/tasks").status_code == 200  # still serving
+
+
+def test_book_chat_loop_closes_1003_on_a_binary_frame() -> None:
+    # The book's handler calls receive_text() in a loop; a binary frame used to raise
+    # TypeError in it: a traceback in the log and a close with 1011.
+    port = free_port()
+    command = uvicorn_command("example_app:app", port)
+
+    async def talk(address: str) -> tuple[object, ...]:
+        async with websockets.connect(f"ws://{address}/ws") as ws:
+            await ws.recv()  # welcome
+            await ws.send("hi")
+            echo = json.loads(await ws.recv())
+            await ws.send(b"\x00\x01")
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as info:
+                await ws.recv()
+            received = info.value.rcvd
+            return echo["upper"], received.code if received else None, received and received.reason
+
+    for server in running(command, port, paths=(ROOT / "tests" / "book",)):
+        outcome = asyncio.run(asyncio.wait_for(talk(server.address), 10))
+        assert outcome == ("HI", 1003, "expected a text message")
+        with httpx.Client(base_url=f"http://{server.address}", timeout=10) as client:
+            assert client.get("/tasks/nope").status_code == 404  # still serving
+        # The close frame left after anything the handler would have logged.
+        output = server.output()
+        assert "Traceback" not in output and "unhandled error" not in output, output
+
+
+@pytest.mark.parametrize("host", [b"example.com/evil?", b"a@b", b"[::1"])
+def test_an_invalid_host_is_a_400_on_a_real_server(live_server: str, host: bytes) -> None:
+    address, port = live_server.split(":")
+    with socket.create_connection((address, int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /url HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer
+    assert json.loads(body) == {"detail": "Invalid Host header"}
+
+
+def test_a_valid_ipv6_host_builds_the_url(live_server: str) -> None:
+    with httpx.Client(base_url=f"http://{live_server}", timeout=10) as client:
+        reply = client.get("/url", headers={"host": "[::1]:8000"})
+    assert reply.json() == ["http://[::1]:8000/url", "/url"]

@@ -203,15 +203,51 @@ def test_json_needs_a_json_content_type(asgi_call: Call, content_type: bytes) ->
         b"\xff",
         b"9" * 100_000,
         b"[" * 100_000 + b"]" * 100_000,
+        b"[" * 257 + b"]" * 257,
         b'"\\ud800"',
+        b"[" * 600 + b'"\\ud800"' + b"]" * 600,
+        b"[" * 200 + b'{"\\udfff": 1}' + b"]" * 200,
+        b"1e999",
+        b"-1e999",
+        b'{"a": [1, {"b": 1E400}]}',
+        b"1" * 400 + b".0",
     ],
-    ids=["truncated", "nan", "infinity", "not-utf8", "huge-int", "deep", "surrogate"],
+    ids=[
+        "truncated",
+        "nan",
+        "infinity",
+        "not-utf8",
+        "huge-int",
+        "deep",
+        "just-too-deep",
+        "surrogate",
+        "deep-surrogate",
+        "surrogate-key",
+        "overflow",
+        "negative-overflow",
+        "nested-overflow",
+        "long-float",
+    ],
 )
-def test_malformed_json_is_a_400(asgi_call: Call, body: bytes) -> None:
+def test_malformed_json_is_a_400(asgi_call: Call, body: bytes, caplog: Any) -> None:
     app = echo_app(lambda r: r.json())
     reply = asgi_call(app, "POST", "/", body=body, headers=[(b"content-type", b"application/json")])
     assert reply.status == 400
     assert reply.json() == {"detail": "Request body is not valid JSON"}
+    assert caplog.records == []  # a client error: nothing logged
+
+
+def test_deep_and_large_json_within_the_limits_round_trips(asgi_call: Call) -> None:
+    app = echo_app(lambda r: r.json())
+    headers = [(b"content-type", b"application/json")]
+    for body in (
+        b"[" * 256 + b"]" * 256,
+        b"[" * 255 + b'"\\ud83d\\ude00"' + b"]" * 255,
+        b"[1e308,-1.5e-320,123456789012345678901234567890]",
+    ):
+        reply = asgi_call(app, "POST", "/", body=body, headers=headers)
+        assert reply.status == 200, reply.body
+        assert reply.json()["result"] == json.loads(body)
 
 
 def test_invalid_utf8_text_is_a_400(asgi_call: Call) -> None:
@@ -317,3 +353,107 @@ def test_url_for_quotes_the_root_path(asgi_call: Call) -> None:
 
     reply = asgi_call(app, "GET", "/items/x", root_path="/my app", headers=[(b"host", b"h")])
     assert reply.json() == ["http://h/my%20app/items/a%20b", "http://h/my%20app/"]
+
+
+# -- the Host header -----------------------------------------------------------------------
+
+
+def url_parts(request: Request) -> list[str]:
+    urls = (request.url, request.base_url, request.url_for("handler", path="x"))
+    return [*map(str, urls), request.url.path]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        b"example.com/evil?",  # a peer's CVE: the path of request.url became "/evil"
+        b"example.com/admin",
+        b"a@b",
+        b"user:pass@example.com",
+        b"example.com?x",
+        b"example.com#x",
+        b"exa mple.com",
+        b"example.com\t",
+        b"example.com\x00",
+        b"ex\xe4mple.com",  # not ASCII
+        b"example.com:80x",
+        b"example.com:80:81",
+        b":80",
+        b"[::1",
+        b"[::1]x",
+        b"[::g]",
+        b"[fe80::1%25eth0]",
+        b"[1.2.3.4]",
+        b"::1",
+        b"exa%zzmple.com",
+        b"example.com\\evil",
+    ],
+)
+def test_a_host_header_that_is_not_an_authority_is_a_400(asgi_call: Call, host: bytes) -> None:
+    app = echo_app(url_parts)
+    reply = asgi_call(app, "GET", "/admin/page", headers=[(b"host", host)])
+    assert (reply.status, reply.json()) == (400, {"detail": "Invalid Host header"})
+    for read in (lambda r: str(r.base_url), lambda r: str(r.url_for("handler", path="x"))):
+        assert asgi_call(echo_app(read), "GET", "/", headers=[(b"host", host)]).status == 400
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        (b"example.com", "http://example.com"),
+        (b"example.com:8080", "http://example.com:8080"),
+        (b"EXAMPLE.com.", "http://EXAMPLE.com."),
+        (b"127.0.0.1:8000", "http://127.0.0.1:8000"),
+        (b"[::1]:8000", "http://[::1]:8000"),
+        (b"[::1]", "http://[::1]"),
+        (b"[2001:db8::7]", "http://[2001:db8::7]"),
+        (b"[::ffff:192.0.2.1]:443", "http://[::ffff:192.0.2.1]:443"),
+        (b"[v1.fe80::a+en1]", "http://[v1.fe80::a+en1]"),
+        (b"xn--caf-dma.example", "http://xn--caf-dma.example"),
+        (b"ex%41mple.com", "http://ex%41mple.com"),
+        (b"my_host-1.local:", "http://my_host-1.local:"),
+    ],
+)
+def test_valid_host_headers_build_the_url(asgi_call: Call, host: bytes, origin: str) -> None:
+    reply = asgi_call(
+        echo_app(url_parts), "GET", "/admin/page", query=b"q=1", headers=[(b"host", host)]
+    )
+    assert result(reply) == [
+        f"{origin}/admin/page?q=1",
+        f"{origin}/",
+        f"{origin}/x",
+        "/admin/page",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("server", "origin"),
+    [
+        (("testserver", 80), "http://testserver"),
+        (("10.0.0.1", 8000), "http://10.0.0.1:8000"),
+        (("::1", 8000), "http://[::1]:8000"),
+        (("/run/app.sock", None), "http://localhost"),  # a Unix socket: no address to show
+        (None, "http://localhost"),
+    ],
+)
+def test_without_a_host_header_the_server_address_stands_in(
+    asgi_call: Call, server: Any, origin: str
+) -> None:
+    reply = asgi_call(echo_app(url_parts), "GET", "/p", headers=[(b"x", b"y")], server=server)
+    assert result(reply) == [f"{origin}/p", f"{origin}/", f"{origin}/x", "/p"]
+    empty = asgi_call(echo_app(url_parts), "GET", "/p", headers=[(b"host", b"")], server=server)
+    assert result(empty)[0] == f"{origin}/p"
+
+
+def test_a_bad_host_is_only_refused_where_the_url_is_built(asgi_call: Call) -> None:
+    reply = asgi_call(echo_app(lambda r: r.path), "GET", "/x", headers=[(b"host", b"a@b")])
+    assert result(reply) == "/x"
+
+
+def test_the_fixture_fails_a_second_receive_instead_of_hanging(asgi_call: Call) -> None:
+    async def reads_twice(request: Request) -> Any:
+        await request.body()
+        return await request._receive()
+
+    with pytest.raises(AssertionError, match="receive\\(\\) again after the body was consumed"):
+        asgi_call(echo_app(reads_twice), "POST", "/", body=b"x")

@@ -9,7 +9,6 @@ import io
 import json
 import sys
 import threading
-import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from email import message_from_bytes
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from bare import Bare, JSONResponse, PlainTextResponse, RedirectResponse, Request, Response
+from bare._testing_cookies import parse_cookie_date, parse_set_cookie
 from bare.testing import (
     AsyncTestClient,
     ClientDisconnected,
@@ -642,8 +642,16 @@ def test_receive_waits_for_the_response_then_reports_disconnect() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await read_body(receive)
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        waiter = asyncio.ensure_future(receive())
-        await asyncio.sleep(0.01)
+        entered = asyncio.Event()
+
+        async def wait_for_disconnect() -> Message:
+            entered.set()
+            return await receive()
+
+        waiter = asyncio.ensure_future(wait_for_disconnect())
+        # Resumed only after the waiter's first step, which either returned from
+        # receive() (too early) or is blocked in it.
+        await entered.wait()
         seen.append("waiting" if not waiter.done() else "early")
         await send({"type": "http.response.body", "body": b"done"})
         seen.append((await waiter)["type"])
@@ -912,12 +920,22 @@ def test_websocket_denied_with_an_http_response() -> None:
     assert info.value.response.text == "log in first"
 
 
-def test_websocket_receive_times_out_quickly() -> None:
-    with TestClient(websocket_app()).websocket_connect("/silent") as ws:
-        started = time.monotonic()
-        with pytest.raises(TimeoutError):
+def test_websocket_receive_times_out_with_its_own_timeout(monkeypatch: Any) -> None:
+    waits: list[float | None] = []
+    wait_for = asyncio.wait_for
+
+    async def recording_wait_for(awaitable: Any, timeout: float | None) -> Any:
+        waits.append(timeout)
+        return await wait_for(awaitable, timeout)
+
+    client = TestClient(websocket_app())
+    with client.websocket_connect("/silent", timeout=30) as ws:
+        monkeypatch.setattr(asyncio, "wait_for", recording_wait_for)
+        with pytest.raises(TimeoutError, match=r"within 0\.2 s"):
             ws.receive_text(timeout=0.2)
-        assert 0.15 < time.monotonic() - started < 2
+        monkeypatch.undo()
+        ws.send_text("still open")  # a timeout leaves the session usable
+    assert waits == [0.2]  # the receive's own timeout, not the session's
 
 
 def test_websocket_handshake_timeout_cancels_the_app() -> None:
@@ -927,7 +945,7 @@ def test_websocket_handshake_timeout_cancels_the_app() -> None:
         if scope["type"] == "websocket":
             await receive()
             try:
-                await asyncio.sleep(10)  # never answers the handshake
+                await asyncio.Event().wait()  # never answers the handshake
             except asyncio.CancelledError:
                 cancelled.append(True)
                 raise
@@ -1171,3 +1189,114 @@ def test_async_client_lifespan_failure() -> None:
 
     with pytest.raises(LifespanError, match="no db"):
         asyncio.run(main())
+
+
+# -- bad input from the client's side ---------------------------------------------------
+
+
+def test_max_age_too_large_for_a_date_is_capped() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        cookie = dict(scope["headers"]).get(b"cookie", b"")
+        headers = [
+            (b"set-cookie", b"forever=1; Max-Age=99999999999999999999"),
+            (b"set-cookie", b"long=1; Max-Age=" + b"9" * 5000),
+            (b"set-cookie", b"gone=1; Max-Age=-99999999999999999999"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": cookie})
+
+    client = TestClient(app)
+    client.cookies["gone"] = "by hand"
+    assert client.get("/").status_code == 200
+    assert client.get("/").content == b"forever=1; long=1"
+    last = parse_cookie_date("Fri, 31 Dec 9999 23:59:59 GMT")
+    assert last is not None
+    assert {c.name: c.expires for c in client.cookies.cookies()} == {
+        "forever": last,
+        "long": last,
+    }
+
+
+@pytest.mark.parametrize(
+    ("attribute", "expires"),
+    [
+        ("Max-Age=60", 1060.0),
+        ("Max-Age=0", 0.0),
+        ("Max-Age=-5", 0.0),
+        ("Max-Age=000", 0.0),
+        ("Max-Age=99999999999999999999", 253402300799.0),
+        ("Max-Age=+60", None),  # only digits and a leading "-" (RFC 6265 5.2.2)
+        ("Max-Age=1e3", None),
+        ("Max-Age=6_0", None),
+        ("Max-Age=", None),
+        ("Max-Age=60; Expires=Wed, 21 Oct 2015 07:28:00 GMT", 1060.0),
+    ],
+)
+def test_max_age_parsing(attribute: str, expires: float | None) -> None:
+    cookie = parse_set_cookie(f"a=1; {attribute}", "testserver", "/", now=1000.0)
+    assert cookie is not None
+    assert cookie.expires == expires
+
+
+def test_a_host_header_that_is_not_an_authority_is_a_400() -> None:
+    app = Bare()
+
+    @app.get("/admin")
+    async def admin(request: Request) -> str:
+        return request.url.path  # the CVE: a Host with "/" or "?" rewrote this path
+
+    client = TestClient(app)
+    for host in ("example.com/evil?", "a@b", "example.com:80/x", "bad host", "h\u00e9.com"):
+        response = client.get("/admin", headers={"host": host})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "Invalid Host header"},
+        ), host
+    assert client.get("/admin", headers={"host": "[::1]:8000"}).text == "/admin"
+    ipv6 = TestClient(app, base_url="http://[::1]:8000")
+    response = ipv6.get("/admin")
+    assert (response.status_code, response.request.headers["host"]) == (200, "[::1]:8000")
+
+
+def test_websocket_frame_of_the_wrong_kind_closes_with_1003(caplog: Any) -> None:
+    app = Bare()
+    ended: list[str] = []
+
+    @app.websocket("/text")
+    async def text_only(websocket: WebSocket) -> None:  # the book's loop
+        async with websocket:
+            try:
+                while True:
+                    message = await websocket.receive_text()
+                    if message is None:
+                        break
+                    await websocket.send_text(message.upper())
+            finally:
+                ended.append("text")
+
+    @app.websocket("/bytes")
+    async def bytes_only(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while (data := await websocket.receive_bytes()) is not None:
+                await websocket.send_bytes(data[::-1])
+        finally:
+            ended.append("bytes")
+
+    client = TestClient(app)
+    with client.websocket_connect("/text") as ws:
+        ws.send_text("hi")
+        assert ws.receive_text() == "HI"
+        ws.send_bytes(b"\x00")
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert (info.value.code, info.value.reason) == (1003, "expected a text message")
+    with client.websocket_connect("/bytes") as ws:
+        ws.send_bytes(b"ab")
+        assert ws.receive_bytes() == b"ba"
+        ws.send_text("ab")
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_bytes()
+        assert (info.value.code, info.value.reason) == (1003, "expected a binary message")
+    assert ended == ["text", "bytes"]
+    assert caplog.records == []  # ended quietly, as when a client leaves

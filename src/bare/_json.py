@@ -10,9 +10,14 @@ import json
 import math
 import re
 import uuid
+from itertools import accumulate
 from typing import Any
 
-__all__ = ["JSONDecodeError", "dumps", "loads"]
+__all__ = ["MAX_DEPTH", "JSONDecodeError", "dumps", "loads"]
+
+# Deeper request bodies are refused: deep values break recursive code (RFC 8259 section 9
+# lets a parser set this limit).
+MAX_DEPTH = 256
 
 orjson: Any
 try:  # pragma: no cover - which branch runs depends on the environment
@@ -89,26 +94,102 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number too large")
+    return value
+
+
+# PERF: built once; `json.loads` with options builds a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_FINITE_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
+
 # An escaped UTF-16 surrogate: the parser turns a lone one into a str no codec can write.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
+# For the number check: digits and a "+" become "0", "E" becomes "e".
+_NUMBER_SHAPES = bytes.maketrans(b"123456789E+", b"000000000e0")
+
+# For the depth check: every byte but quotes and brackets goes, brackets become "[" or "]".
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"[]{}')
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_STRING = re.compile(rb'"[^"]*"')
+_STEP = [0] * 256
+_STEP[ord("[")] = 1
+_STEP[ord("]")] = -1
+_PASSES = 8
+_CHUNK = 1 << 16
+
+
+def _may_overflow(body: bytes) -> bool:
+    """Whether `body` may hold a number that `float()` makes infinite.
+
+    That takes a positive exponent of three digits or more, or a hundred digits in a
+    row (JSON has no leading zeros, so 99 digits and a two-digit exponent stay below
+    1e200). False alarms (`1e+99`, words in strings) cost time only.
+    """
+    shape = body.translate(_NUMBER_SHAPES)
+    return b"e000" in shape or b"0" * 100 in shape
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether arrays and objects nest more than `MAX_DEPTH` deep in `body`.
+
+    Exact for valid JSON. For broken JSON it never counts less than the depth the parser
+    would reach before it stops: a body that passes cannot make it recurse deeper.
+    """
+    # PERF: C-level passes over the bytes; the parser never sees a deep body at all.
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return False
+    if b"\\" in body:  # escaped backslashes first, so `\\"` keeps its closing quote
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Left: quotes and brackets. Dropping `""` removes strings without brackets, or merges
+    # two strings that had nothing outside them: no bracket changes sides either way.
+    marks = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in marks:
+        marks = _STRING.sub(b"", marks)
+    marks = marks.translate(_SQUARE)
+    # Each pass removes the innermost pairs: for balanced brackets, the depth is then what
+    # is left plus the passes made, and never less for unbalanced ones.
+    passes = 0
+    while marks and passes < _PASSES:
+        shorter = marks.replace(b"[]", b"")
+        if len(shorter) == len(marks):
+            break
+        marks, passes = shorter, passes + 1
+    depth = passes
+    for start in range(0, len(marks), _CHUNK):
+        levels = list(
+            accumulate(map(_STEP.__getitem__, marks[start : start + _CHUNK]), initial=depth)
+        )
+        if max(levels) > MAX_DEPTH:
+            return True
+        depth = levels[-1]
+    return False
+
 
 def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
+    # NOTE: a loop with a stack, not recursion: the value may nest MAX_DEPTH deep.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
 def loads(body: bytes) -> Any:
-    """Parse a request body strictly: UTF-8 only, no `NaN`/`Infinity`, no lone surrogates.
+    """Parse a request body strictly: UTF-8 only, no `NaN`/`Infinity`, no numbers too large
+    for a float, no lone surrogates, at most `MAX_DEPTH` levels of arrays and objects.
 
     Raises `JSONDecodeError` with a message for the server's log.
     """
@@ -116,15 +197,19 @@ def loads(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise JSONDecodeError("JSON body is not valid UTF-8") from None
+    if _too_deep(body):
+        raise JSONDecodeError(f"Malformed JSON: nested more than {MAX_DEPTH} deep")
+    # PERF: the float hook, a Python call per float, runs only where a number may overflow.
+    decoder = _FINITE_DECODER if _may_overflow(body) else _DECODER
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise JSONDecodeError(
             f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    except RecursionError:
+    except RecursionError:  # not expected below MAX_DEPTH; kept as a net
         raise JSONDecodeError("Malformed JSON: nested too deeply") from None
-    except ValueError as exc:  # NaN/Infinity, or an integer with too many digits
+    except ValueError as exc:  # NaN/Infinity, an overflowing float, an integer too long
         message = "number too large" if "digits" in str(exc) else str(exc)
         raise JSONDecodeError(f"Malformed JSON: {message}") from None
     # PERF: the walk runs only for bodies that escape a surrogate at all.

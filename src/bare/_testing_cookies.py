@@ -14,6 +14,9 @@ __all__ = ["Cookie", "CookieJar", "parse_cookie_date", "parse_set_cookie"]
 _DATE_DELIMITERS = re.compile(r"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
 _TIME = re.compile(r"(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\D.*)?$")
 _DIGITS = re.compile(r"(\d+)(?:\D.*)?$")
+_DELTA_SECONDS = re.compile(r"-?[0-9]+")
+# The end of year 9999, the latest `Expires` date that parse_cookie_date can read.
+_LAST_DATE = float(calendar.timegm((9999, 12, 31, 23, 59, 59)))
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
@@ -60,11 +63,15 @@ def parse_set_cookie(header: str, host: str, path: str, now: float) -> Cookie | 
         key, _, attr_value = attribute.partition("=")
         key, attr_value = key.strip().lower(), attr_value.strip()
         if key == "max-age":
-            try:
-                seconds = int(attr_value)
-            except ValueError:
-                continue
-            max_age = now + seconds if seconds > 0 else 0.0
+            if not _DELTA_SECONDS.fullmatch(attr_value):
+                continue  # RFC 6265 5.2.2: only an optional "-" and digits count
+            if attr_value.startswith("-") or attr_value.strip("0") == "":
+                max_age = 0.0
+            else:
+                # RFC 6265 5.2.1 lets a user agent cap expiry at the last date it can
+                # represent; a huge delta would not even convert to a float.
+                seconds = int(attr_value) if len(attr_value) <= 12 else _LAST_DATE
+                max_age = min(now + seconds, _LAST_DATE)
         elif key == "expires":
             expires = parse_cookie_date(attr_value)
             if expires is not None:

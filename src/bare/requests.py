@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
 from collections.abc import AsyncIterator
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 from ._json import JSONDecodeError, loads
+from ._paths import full_path
 from .datastructures import URL, Address, QueryParams, State
 from .exceptions import ClientDisconnect, HTTPException
 from .headers import Headers, parse_cookie
@@ -25,6 +28,15 @@ MAX_COOKIE_HEADER = 8 * 1024
 MAX_COOKIES = 200
 _PATH_SAFE = "/!$&'()*+,;=:@~"
 
+# RFC 3986 section 3.2.2: a host is a reg-name (IPv4 addresses are spelled as one), or an
+# IP literal in brackets; RFC 9110 section 7.2 adds an optional port and nothing else, and
+# section 4.2.1 forbids an empty host in an http(s) URI.
+_SUB_DELIMS = "!$&'()*+,;="
+_REG_NAME = rf"(?:[A-Za-z0-9\-._~{_SUB_DELIMS}]|%[0-9A-Fa-f]{{2}})+"
+_IPV6 = r"\[(?P<ipv6>[0-9A-Fa-f:.]+)\]"
+_IPV_FUTURE = rf"\[[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~{_SUB_DELIMS}:]+\]"
+_HOST = re.compile(rf"(?:{_IPV6}|{_IPV_FUTURE}|{_REG_NAME})(?::[0-9]*)?")
+
 
 def is_json_content_type(content_type: str) -> bool:
     """`application/json` or any `*/*+json`, parameters (charset) allowed."""
@@ -32,6 +44,25 @@ def is_json_content_type(content_type: str) -> bool:
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+def is_valid_host(host: str) -> bool:
+    """Whether `host` is a valid Host header: a host and an optional port, nothing else.
+
+    A reg-name (`example.com`, `127.0.0.1`), `[IPv6]` or `[vX.future]`, then `:port` if
+    any (RFC 9110 section 7.2, RFC 3986 section 3.2). No userinfo, path, query or
+    fragment, no whitespace, controls or non-ASCII characters.
+    """
+    match = _HOST.fullmatch(host)
+    if match is None:
+        return False
+    address = match["ipv6"]
+    if address is not None:
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            return False
+    return True
 
 
 class HTTPConnection:
@@ -90,20 +121,24 @@ class HTTPConnection:
     def url(self) -> URL:
         """The full URL, percent-encoded as the client sent it.
 
-        Built from the Host header: show it, never decide on it.
+        Built from the Host header: show it, never decide on it. A Host header that is
+        not a host and an optional port (see `is_valid_host`) is a 400; without one,
+        the server's address stands in.
         """
         raw_path: bytes | None = self.scope.get("raw_path")
         if raw_path is not None:
             path = raw_path.decode("latin-1")
         else:  # servers that leave raw_path out: quote the decoded path again
-            root_path = self.scope.get("root_path", "")
-            path = quote(root_path + self._route_path(), safe=_PATH_SAFE, errors="surrogatepass")
+            path = quote(full_path(self.scope), safe=_PATH_SAFE, errors="surrogatepass")
         query = self.query_string
         return URL(self._origin() + path + (f"?{query}" if query else ""))
 
     @property
     def base_url(self) -> URL:
-        """The URL of the app's root: origin plus `root_path`, with a trailing slash."""
+        """The URL of the app's root: origin plus `root_path`, with a trailing slash.
+
+        Built from the Host header, as `url` is (an invalid one is a 400).
+        """
         return URL(self._origin() + self._root_path() + "/")
 
     def url_for(self, name: str, /, **params: Any) -> URL:
@@ -115,22 +150,33 @@ class HTTPConnection:
         root_path: str = self.scope.get("root_path", "")
         return quote(root_path, safe=_PATH_SAFE, errors="surrogatepass") if root_path else ""
 
-    def _route_path(self) -> str:
-        path = self.path
-        root_path = self.scope.get("root_path", "")
-        return path[len(root_path) :] if root_path and path.startswith(root_path) else path
-
     def _origin(self) -> str:
+        """`scheme://host[:port]` from the Host header, else from the server's address.
+
+        A Host header that is not a valid authority is the client's error: with a `/`,
+        `?` or `@` in it, it would otherwise change the URL's path or host.
+        """
         scheme = self.scope.get("scheme", "http")
         host = self.headers.get("host")
-        if not host:
-            server = self.scope.get("server")
-            if server is None:
-                return f"{scheme}://localhost"
-            host_name, port = server
-            default = 443 if scheme in ("https", "wss") else 80
-            host = host_name if port in (None, default) else f"{host_name}:{port}"
+        if host:
+            if not is_valid_host(host):
+                raise self._bad_host()
+            return f"{scheme}://{host}"
+        server = self.scope.get("server")
+        if not server or not server[0]:
+            return f"{scheme}://localhost"
+        host_name, port = server
+        host = f"[{host_name}]" if ":" in host_name else host_name  # IPv6 in brackets
+        if not is_valid_host(host):  # a Unix socket path, say
+            return f"{scheme}://localhost"
+        default = 443 if scheme in ("https", "wss") else 80
+        if port not in (None, default):
+            host = f"{host}:{port}"
         return f"{scheme}://{host}"
+
+    def _bad_host(self) -> Exception:
+        """What a Host header that is not a valid authority raises: a 400 for HTTP."""
+        return HTTPException(400, "Invalid Host header")
 
     @property
     def headers(self) -> Headers:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import AsyncIterator, Iterable
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._json import dumps, loads
 from .exceptions import WebSocketException
+from .headers import encode_headers
 from .requests import HTTPConnection
 
 if TYPE_CHECKING:
@@ -18,9 +20,17 @@ if TYPE_CHECKING:
 
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
 
+# RFC 6455 section 4.1: a subprotocol is an RFC 2616 token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
 
 class WebSocketDisconnect(Exception):
-    """The client went away (or a receive was attempted after it had)."""
+    """The connection is over: the client went away (or a receive was attempted after
+    it had), or the handler was sent a message of a kind it cannot take and bare
+    closed the connection with 1003.
+
+    Escaping a handler, it ends the connection quietly: nothing is logged.
+    """
 
     def __init__(self, code: int = 1000, reason: str = "") -> None:
         super().__init__(code, reason)
@@ -38,8 +48,10 @@ class WebSocket(HTTPConnection):
     """One WebSocket connection: accept it, exchange messages, close it.
 
     As in the book, `receive_text()`, `receive_bytes()` and `receive_json()` return
-    None once the client has gone; `async for message in ws` stops there. Asking for
-    text when the client sent bytes (or the other way round) raises `TypeError`.
+    None once the client has gone; `async for message in ws` stops there. A message of
+    the other kind (bytes to `receive_text()`, text to `receive_bytes()`) closes the
+    connection with 1003 (unsupported data) and raises `WebSocketDisconnect`, which
+    ends the handler as quietly as a client that leaves.
 
     Before `accept()`, `close(code)` refuses the handshake (the server answers 403)
     and `deny(response)` sends a full HTTP response instead, where the server
@@ -57,9 +69,25 @@ class WebSocket(HTTPConnection):
     # -- the handshake --------------------------------------------------------------------
 
     async def accept(
-        self, subprotocol: str | None = None, headers: Iterable[tuple[str, str]] = ()
+        self,
+        subprotocol: str | None = None,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
     ) -> None:
-        """Accept the connection, optionally choosing one of the client's subprotocols."""
+        """Accept the connection, optionally choosing one of the client's subprotocols
+        and adding headers to the handshake response.
+
+        `subprotocol` must be a token and `headers` must pass the checks of HTTP
+        response headers (no CR, LF or other controls, latin-1 values): anything else
+        raises `ValueError` (or `TypeError` for a non-str) before anything is sent.
+        """
+        if subprotocol is not None:
+            if not isinstance(subprotocol, str):
+                raise TypeError(f"subprotocol must be str, not {type(subprotocol).__name__}")
+            if not _TOKEN.fullmatch(subprotocol):
+                raise ValueError(
+                    f"invalid subprotocol {subprotocol!r:.60}: it must be a token (RFC 6455)"
+                )
+        raw = encode_headers(headers)
         if self.client_state is WebSocketState.CONNECTING:
             message = await self._receive()
             if message["type"] == "websocket.disconnect":
@@ -70,7 +98,6 @@ class WebSocket(HTTPConnection):
             self.client_state = WebSocketState.CONNECTED
         if self.application_state is not WebSocketState.CONNECTING:
             raise RuntimeError("accept() after the connection was accepted or closed")
-        raw = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": raw})
         self.application_state = WebSocketState.CONNECTED
 
@@ -112,32 +139,49 @@ class WebSocket(HTTPConnection):
         return message
 
     async def receive_text(self) -> str | None:
-        """The next text message, or None once the client has gone."""
+        """The next text message, or None once the client has gone.
+
+        A binary message closes the connection with 1003 and raises `WebSocketDisconnect`.
+        """
         message = await self.receive()
         if message is None:
             return None
         text = message.get("text")
         if text is None:
-            raise TypeError("expected a text message, got a binary one")
+            await self._unsupported("text")
         return str(text)
 
     async def receive_bytes(self) -> bytes | None:
-        """The next binary message, or None once the client has gone."""
+        """The next binary message, or None once the client has gone.
+
+        A text message closes the connection with 1003 and raises `WebSocketDisconnect`.
+        """
         message = await self.receive()
         if message is None:
             return None
         data = message.get("bytes")
         if data is None:
-            raise TypeError("expected a binary message, got a text one")
+            await self._unsupported("binary")
         return bytes(data)
 
     async def receive_json(self) -> Any:
         """The next text message parsed as JSON, or None once the client has gone.
 
-        Malformed JSON raises `ValueError`; the handler decides what to do with it.
+        Malformed JSON raises `ValueError`; the handler decides what to do with it. A
+        binary message closes the connection with 1003, as in `receive_text()`.
         """
         text = await self.receive_text()
         return loads(text.encode("utf-8", "surrogatepass")) if text is not None else None
+
+    async def _unsupported(self, expected: str) -> NoReturn:
+        # RFC 6455 section 7.4.1: 1003 is for "a type of data it cannot accept".
+        reason = f"expected a {expected} message"
+        await self.close(1003, reason)
+        raise WebSocketDisconnect(1003, reason)
+
+    def _bad_host(self) -> Exception:
+        """An invalid Host header refuses the handshake (or closes with 1008), quietly."""
+        return WebSocketException(1008, "Invalid Host header")
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._iterate()
