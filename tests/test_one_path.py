@@ -585,3 +585,40 @@ def test_request_url_without_raw_path_is_the_full_path() -> None:
         "query_string": b"",
     }
     assert str(Request(scope, None).url) == "http://example.com/api"  # type: ignore[arg-type]
+
+
+# -- the WebSocket handshake gets the same header checks as HTTP --------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ([(b"host", b"a.example"), (b"host", b"b.example")], "Request has more than one Host"),
+        ([(b"x-h", b"v")] * 101, "Too many request headers"),
+    ],
+)
+def test_an_ambiguous_handshake_is_refused(headers: list[Any], reason: str) -> None:
+    import asyncio
+
+    app = Bare()
+    entered: list[bool] = []
+
+    @app.websocket("/ws")
+    async def ws(websocket: Any) -> None:
+        entered.append(True)
+        await websocket.accept()
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": headers, "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    assert entered == []
+    assert len(sent) == 1
+    assert (sent[0]["type"], sent[0]["code"]) == ("websocket.close", 1008)
+    assert sent[0]["reason"].startswith(reason)

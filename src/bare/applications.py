@@ -319,13 +319,18 @@ class Bare(MethodShortcuts):
         await response(scope, receive, send)
 
     async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope.get("headers", ())
+        if len(headers) > self.max_headers:
+            await _refuse_handshake(receive, send, "Too many request headers")
+            return
+        problem = framing_problem(headers)
+        if problem is not None:  # two Host headers, say: as ambiguous as for HTTP
+            await _refuse_handshake(receive, send, problem)
+            return
         path = route_path(scope) if scope.get("root_path") else scope["path"]
         code, target, params = self.router.resolve_websocket(path)
         if code != FOUND:
-            # Refuse the handshake; the server answers it with 403.
-            message = await receive()
-            if message["type"] == "websocket.connect":
-                await send({"type": "websocket.close", "code": 1008, "reason": "Not Found"})
+            await _refuse_handshake(receive, send, "Not Found")
             return
         outer = scope.get("path_params")
         if outer:
@@ -409,6 +414,13 @@ class Bare(MethodShortcuts):
         from ._server import run
 
         run(self, host=host, port=port, **options)
+
+
+async def _refuse_handshake(receive: Receive, send: Send, reason: str) -> None:
+    """Refuse a WebSocket handshake; the server answers it with 403."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
 
 
 def _mounted_bare_apps(app: Bare) -> list[Bare]:

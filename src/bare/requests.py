@@ -17,7 +17,6 @@ from .exceptions import ClientDisconnect, HTTPException
 from .headers import Headers, parse_cookie
 
 if TYPE_CHECKING:
-    from .applications import Bare
     from .types import Message, Receive, Scope
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "HTTPConnection", "Request"]
@@ -218,9 +217,12 @@ class HTTPConnection:
         return state
 
     @property
-    def app(self) -> Bare:
-        app: Bare = self.scope["app"]
-        return app
+    def app(self) -> Any:
+        """The app serving this request: the `Bare` app for bare's routes.
+
+        Typed `Any` on purpose: the HTTP layer knows nothing of the application module.
+        """
+        return self.scope["app"]
 
 
 class Request(HTTPConnection):
