@@ -79,8 +79,8 @@ async def create_task(request: Request) -> JSONResponse:
         raise HTTPException(400, "title is required")
     task = {"id": uuid.uuid4(), "title": data["title"], "done": False}
     tasks[task["id"]] = task
-    location = request.app.url_path_for("get_task", task_id=task["id"])
-    return JSONResponse(task, 201, headers={"location": location})
+    location = request.url_for("get_task", task_id=task["id"])  # root_path included
+    return JSONResponse(task, 201, headers={"location": str(location)})
 
 
 @app.get("/tasks/{task_id:uuid}")

@@ -127,7 +127,7 @@ def test_tasks_app_over_http(tasks_server: str) -> None:
         created = client.post("/tasks", json={"title": "Built with bare"})
         assert created.status_code == 201
         task = created.json()
-        assert created.headers["location"] == f"/tasks/{task['id']}"
+        assert created.headers["location"] == f"http://{tasks_server}/tasks/{task['id']}"
         assert client.get(created.headers["location"]).json() == task
         assert client.patch(f"/tasks/{task['id']}", json={"done": True}).json()["done"] is True
         assert [t["id"] for t in client.get("/tasks", params={"done": "true"}).json()] == [
