@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import platform
+import sys
 
 # NOTE: keep in sync with env_flag in setup.py, so build time and run time agree.
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -20,5 +20,5 @@ def env_flag(name: str) -> bool:
     raise RuntimeError(f"{name}={value!r}: expected one of 1/true/yes/on or 0/false/no/off/empty")
 
 
-IS_CPYTHON = platform.python_implementation() == "CPython"
+IS_CPYTHON = sys.implementation.name == "cpython"
 NO_EXTENSIONS = env_flag("BARE_NO_EXTENSIONS") or not IS_CPYTHON

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime
+import sys
 import time
-from email.utils import format_datetime, formatdate
 from typing import Any
 
 __all__ = ["cookie_header"]
@@ -22,7 +21,12 @@ def _attribute_text(name: str, text: str) -> str:
 
 
 def _expires_text(expires: Any) -> str:
-    if isinstance(expires, datetime.datetime):
+    # email.utils costs more to import than the rest of bare: only cookies that expire
+    # need it. A datetime value means the datetime module is loaded already.
+    from email.utils import format_datetime, formatdate
+
+    datetime = sys.modules.get("datetime")
+    if datetime is not None and isinstance(expires, datetime.datetime):
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=datetime.timezone.utc)
         return format_datetime(expires.astimezone(datetime.timezone.utc), usegmt=True)

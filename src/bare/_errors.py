@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import html
-import ipaddress
 import logging
-import traceback
 from typing import Any
 
 from .exceptions import HTTPException
@@ -42,6 +39,8 @@ def is_loopback(scope: Scope) -> bool:
     if host == "localhost":
         return True
     try:
+        import ipaddress  # here, not at import: only debug pages need it
+
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
@@ -51,6 +50,9 @@ def server_error_response(exc: BaseException, scope: Scope, debug: bool) -> Resp
     """A 500. The traceback is shown only with `debug=True` on a loopback server."""
     if not (debug and is_loopback(scope)):
         return error_response(500, "Internal Server Error")
+    import html
+    import traceback
+
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
     accept = _header(scope, b"accept")
     if "text/html" in accept:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import decimal
 import enum
 import json
 import math
 import re
-import uuid
+import sys
 from itertools import accumulate
 from typing import Any
 
@@ -36,15 +33,25 @@ def default(value: Any) -> Any:
     Unlike the book's `default=str`, unknown objects are refused rather than written as
     their `str()`, which could leak internals to the client.
     """
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+    # The modules are looked up, not imported: a value of one of their types means the
+    # module is loaded already, and importing them all would slow `import bare` down.
+    modules = sys.modules
+    datetime = modules.get("datetime")
+    if datetime is not None and isinstance(
+        value, (datetime.datetime, datetime.date, datetime.time)
+    ):
         return value.isoformat()
-    if isinstance(value, (uuid.UUID, decimal.Decimal)):
+    uuid, decimal = modules.get("uuid"), modules.get("decimal")
+    if (uuid is not None and isinstance(value, uuid.UUID)) or (
+        decimal is not None and isinstance(value, decimal.Decimal)
+    ):
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (set, frozenset)):
         return list(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    dataclasses = modules.get("dataclasses")
+    if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 __all__ = ["Converter", "get_converter", "register_converter"]
@@ -93,6 +91,8 @@ def _float_to_url(value: Any) -> str:
         raise ValueError(f"expected a number, got {value!r}")
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"expected a finite non-negative number, got {value!r}")
+    from decimal import Decimal  # only URL building needs it: not at import
+
     return format(Decimal(repr(float(value))), "f")
 
 
@@ -103,8 +103,19 @@ def _float_to_python(segment: str) -> float:
     return value
 
 
+def _uuid_to_python(segment: str) -> Any:
+    # The uuid module is slow to import (it asks the platform for its name), so the first
+    # uuid parameter loads it and puts its UUID class in this function's place.
+    from uuid import UUID
+
+    _UUID_CONVERTER.to_python = UUID
+    return UUID(segment)
+
+
 def _uuid_to_url(value: Any) -> str:
-    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    from uuid import UUID
+
+    return str(value if isinstance(value, UUID) else UUID(str(value)))
 
 
 def _str_to_url(value: Any) -> str:
@@ -112,6 +123,13 @@ def _str_to_url(value: Any) -> str:
 
 
 _HEX = "[0-9a-fA-F]"
+_UUID_CONVERTER = Converter(
+    "uuid",
+    f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}",
+    _uuid_to_python,
+    _uuid_to_url,
+    priority=5,
+)
 _builtins = (
     Converter("str", "[^/]+", str, _str_to_url, priority=1000, kind=KIND_STR),
     Converter(
@@ -123,13 +141,7 @@ _builtins = (
         kind=KIND_INT,
     ),
     Converter("float", "[0-9]+(?:\\.[0-9]+)?", _float_to_python, _float_to_url, priority=20),
-    Converter(
-        "uuid",
-        f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}",
-        uuid.UUID,
-        _uuid_to_url,
-        priority=5,
-    ),
+    _UUID_CONVERTER,
     Converter("slug", "[-a-zA-Z0-9_]+", str, _str_to_url, priority=30),
     Converter("path", ".*", str, _str_to_url, priority=2000, kind=KIND_PATH),
 )

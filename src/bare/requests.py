@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 from collections.abc import AsyncIterator
 from types import EllipsisType
@@ -57,6 +56,8 @@ def is_valid_host(host: str) -> bool:
         return False
     address = match["ipv6"]
     if address is not None:
+        import ipaddress  # here: IPv6 literals in Host are rare, the import is not cheap
+
         try:
             ipaddress.IPv6Address(address)
         except ValueError:
