@@ -1,26 +1,54 @@
-"""Running an app on uvicorn, with uvloop and httptools when they are installed."""
+"""Running an app on uvicorn, with uvloop and httptools when they can be imported."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import sys
+from types import ModuleType
 from typing import Any
 
-__all__ = ["run", "server_options"]
+__all__ = ["import_uvicorn", "run", "server_options"]
+
+# bare is not on PyPI, where the name belongs to another project: the install hints name
+# the packages themselves, never an extra of `bare`.
+
+
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 def server_options() -> dict[str, str]:
-    """The fastest uvicorn engine available: uvloop + httptools, else asyncio + h11."""
-    fast = all(importlib.util.find_spec(name) for name in ("uvloop", "httptools"))
-    if fast:
-        return {"loop": "uvloop", "http": "httptools"}
-    print(
-        "bare: uvloop/httptools not installed, serving on asyncio + h11 "
-        "(pip install 'bare[speedups]' for the fast stack)",
-        file=sys.stderr,
-    )
-    return {"loop": "asyncio", "http": "h11"}
+    """uvicorn's `loop` and `http` options: uvloop and httptools where each can be imported.
+
+    Each missing one is replaced by the engine uvicorn always has (asyncio, h11), and a
+    line on stderr says so.
+    """
+    loop = "uvloop" if _importable("uvloop") else "asyncio"
+    http = "httptools" if _importable("httptools") else "h11"
+    missing = [name for name, used in (("uvloop", loop), ("httptools", http)) if name != used]
+    if missing:
+        print(
+            f"bare: {' and '.join(missing)} cannot be imported, serving on {loop} + {http}, "
+            f"which is slower (pip install {' '.join(missing)} for the fast stack)",
+            file=sys.stderr,
+        )
+    return {"loop": loop, "http": http}
+
+
+def import_uvicorn() -> ModuleType:
+    """The `uvicorn` module; RuntimeError saying how to install it if it cannot be imported."""
+    try:
+        return importlib.import_module("uvicorn")
+    except ImportError as exc:
+        raise RuntimeError(
+            f"uvicorn cannot be imported ({exc}): pip install uvicorn uvloop httptools "
+            "websockets, or pip install '.[speedups]' from a checkout of bare"
+        ) from None
 
 
 def import_string(app: Any) -> tuple[str, str] | None:
@@ -49,15 +77,14 @@ def import_string(app: Any) -> tuple[str, str] | None:
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
     """Serve `app` (an ASGI app or an import string `module:attr`) with uvicorn.
 
-    With `reload=True` or several `workers`, an app object defined in the script being
-    run is passed to uvicorn as an import string, which those modes need.
+    `options` go to `uvicorn.run` and win over the engine `server_options()` picks. With
+    `reload=True` or several `workers`, an app object defined in the script being run is
+    passed to uvicorn as an import string, which those modes need.
     """
-    try:
-        import uvicorn
-    except ImportError:
-        raise RuntimeError("uvicorn is not installed: pip install 'bare[speedups]'") from None
+    uvicorn = import_uvicorn()
     if not isinstance(app, str) and (options.get("reload") or (options.get("workers") or 1) > 1):
         found = import_string(app)
         if found is not None:
             app, options["app_dir"] = found
-    uvicorn.run(app, host=host, port=port, **{**server_options(), **options})
+    engine = {} if {"loop", "http"} <= options.keys() else server_options()
+    uvicorn.run(app, host=host, port=port, **{**engine, **options})
