@@ -16,7 +16,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 LINT_STAMP := $(VENV)/.installed-lint
 EXTRAS := $(PY) scripts/install_extras.py
 
-.PHONY: install run test test-compiled test-pure test-pythons bench lint annotate dist \
+.PHONY: install run test test-compiled test-pure test-pythons mutation bench lint annotate dist \
 	check-dist clean
 
 $(PY):
@@ -62,6 +62,12 @@ test-pure: $(TEST_STAMP)
 test-pythons:
 	bash scripts/test-pythons $(PYTHONS)
 
+## mutation: mutation testing of the request path on the pure modules (slow; not in make test)
+mutation: $(TEST_STAMP)
+	$(EXTRAS) speedups test mutation
+	BARE_NO_EXTENSIONS=1 $(VENV)/bin/mutmut run --max-children 2
+	$(PY) scripts/mutation_report.py
+
 ## bench: measure both implementations side by side
 bench: $(BENCH_STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,ops,rounds --benchmark-sort=name
@@ -93,4 +99,4 @@ check-dist: dist
 	$(PY) scripts/check_dist.py dist
 
 clean:
-	rm -rf build dist src/*.egg-info src/bare/*.c src/bare/*.so src/bare/*.html .pytest_cache .benchmarks
+	rm -rf build dist src/*.egg-info src/bare/*.c src/bare/*.so src/bare/*.html .pytest_cache .benchmarks mutants
