@@ -181,26 +181,116 @@ def test_repr_pickle_and_copy(headers_module: ModuleType, headers: Any) -> None:
     assert copy.deepcopy(headers) == headers
 
 
+NOT_BYTES = "raw header names and values must be bytes, not "
+NOT_A_PAIR = "a header must be a (name, value) pair, not "
+
+
 @pytest.mark.parametrize(
-    ("raw", "error"),
+    ("raw", "error", "message"),
     [
-        (None, TypeError),
-        (1, TypeError),
-        ([1], TypeError),
-        ([("host", "x")], TypeError),
-        ([(b"host", "x")], TypeError),
-        ([(bytearray(b"host"), b"x")], TypeError),
-        ([(b"host",)], ValueError),
-        ([(b"host", b"x", b"y")], ValueError),
+        (None, TypeError, "'NoneType' object is not iterable"),
+        (1, TypeError, "'int' object is not iterable"),
+        ([1], TypeError, NOT_A_PAIR + "int"),
+        ([None], TypeError, NOT_A_PAIR + "NoneType"),
+        (["abc"], TypeError, NOT_A_PAIR + "str"),
+        ([iter((b"host",))], TypeError, NOT_A_PAIR + "tuple_iterator"),
+        ([(b"host",)], ValueError, NOT_A_PAIR + "a tuple of 1"),
+        ([(b"host", b"x", b"y")], ValueError, NOT_A_PAIR + "a tuple of 3"),
+        ([()], ValueError, NOT_A_PAIR + "a tuple of 0"),
+        ([[b"host"]], ValueError, NOT_A_PAIR + "a list of 1"),
+        ([("host", "x")], TypeError, NOT_BYTES + "str"),
+        ([(b"host", "x")], TypeError, NOT_BYTES + "str"),
+        ([(bytearray(b"host"), b"x")], TypeError, NOT_BYTES + "bytearray"),
+        ([(b"host", bytearray(b"x"))], TypeError, NOT_BYTES + "bytearray"),
+        ([(memoryview(b"host"), b"x")], TypeError, NOT_BYTES + "memoryview"),
+        ([(b"host", memoryview(b"x"))], TypeError, NOT_BYTES + "memoryview"),
+        ([b"ab"], TypeError, NOT_BYTES + "int"),  # bytes unpack into two ints
+        ([(b"a", b"1"), (b"host",)], ValueError, NOT_A_PAIR + "a tuple of 1"),  # not the first
     ],
 )
 def test_malformed_raw_lists_raise_when_read(
-    headers_module: ModuleType, raw: Any, error: type[Exception]
+    headers_module: ModuleType, raw: Any, error: type[Exception], message: str
 ) -> None:
     headers = headers_module.Headers(raw)  # construction reads nothing
-    for read in (lambda: headers.get("host"), headers.items, headers.keys, lambda: len(headers)):
-        with pytest.raises(error):
+    reads = [
+        lambda: headers.get("host"),
+        lambda: headers.getlist("host"),
+        lambda: headers["host"],
+        lambda: "host" in headers,
+        headers.items,
+        headers.keys,
+        headers.values,
+        lambda: len(headers),
+        lambda: list(headers),
+        lambda: repr(headers),
+    ]
+    for read in reads:
+        with pytest.raises(error) as info:
             read()
+        assert type(info.value) is error and str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "message"),
+    [
+        (None, TypeError, "'NoneType' object is not iterable"),
+        ([1], TypeError, NOT_A_PAIR + "int"),
+        ([(b"host",)], ValueError, NOT_A_PAIR + "a tuple of 1"),
+        ([(b"host", b"x", b"y")], ValueError, NOT_A_PAIR + "a tuple of 3"),
+        ([("host", b"x")], TypeError, NOT_BYTES + "str"),
+        ([(bytearray(b"Content-Length"), b"x")], TypeError, NOT_BYTES + "bytearray"),
+        # Bytes-likes that compare equal to the names looked for are refused too.
+        ([(bytearray(b"content-length"), b"x")], TypeError, NOT_BYTES + "bytearray"),
+        ([(memoryview(b"transfer-encoding"), b"x")], TypeError, NOT_BYTES + "memoryview"),
+        ([(memoryview(b"host"), b"x")], TypeError, NOT_BYTES + "memoryview"),
+        ([(b"x", b"1"), ("transfer-encoding", b"x")], TypeError, NOT_BYTES + "str"),
+        ([(None, b"x")], TypeError, NOT_BYTES + "NoneType"),  # no length at all
+        ([(1, b"x")], TypeError, NOT_BYTES + "int"),
+    ],
+)
+def test_framing_problem_on_malformed_raw_lists(
+    headers_module: ModuleType, raw: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        headers_module.framing_problem(raw)
+    assert type(info.value) is error and str(info.value) == message
+
+
+def test_framing_problem_looks_only_at_the_names_it_compares(headers_module: ModuleType) -> None:
+    # Values are never read, and only names of the length of host, content-length or
+    # transfer-encoding are compared (so they must be bytes: a bytearray compares equal).
+    assert headers_module.framing_problem([(b"host", "a str value"), (b"x", None)]) is None
+    odd_names = [("abc", b"x"), (bytearray(b"x-y"), b"1"), (memoryview(b"accept"), b"2")]
+    assert headers_module.framing_problem(odd_names) is None
+    assert headers_module.framing_problem([*odd_names, (b"Host", b"a"), (b"HOST", b"b")]) == (
+        "Request has more than one Host header"
+    )
+
+
+@pytest.mark.parametrize("key", [b"host", None, 1])
+def test_lookups_by_non_str_name_the_type(headers: Any, key: Any) -> None:
+    message = f"header name must be str, not {type(key).__name__}"
+    for lookup in (headers.get, headers.__getitem__, headers.getlist):
+        with pytest.raises(TypeError) as info:
+            lookup(key)
+        assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("pairs", "error", "message"),
+    [
+        ([("x",)], ValueError, NOT_A_PAIR + "a tuple of 1"),
+        ([("x", "1", "2")], ValueError, NOT_A_PAIR + "a tuple of 3"),
+        ([None], TypeError, NOT_A_PAIR + "NoneType"),
+        (["abc"], TypeError, NOT_A_PAIR + "str"),
+    ],
+)
+def test_encode_headers_on_malformed_pairs(
+    headers_module: ModuleType, pairs: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        headers_module.encode_headers(pairs)
+    assert type(info.value) is error and str(info.value) == message
 
 
 class ClearsTheList:
@@ -373,7 +463,9 @@ def test_encode_header_on_100kb(headers_module: ModuleType) -> None:
         ("x", "a\tb", (b"x", b"a\tb")),  # HTAB is allowed
         ("x", "caf\u00e9", (b"x", b"caf\xe9")),  # obs-text, latin-1
         ("x", "\x80\x9f\xa0\xad\xff", (b"x", b"\x80\x9f\xa0\xad\xff")),
-        ("x", " \x20~", (b"x", b"  ~")),
+        ("x", "a \x20~", (b"x", b"a  ~")),  # inner spaces are fine
+        ("x", "a\t\tb", (b"x", b"a\t\tb")),
+        ("x", "\xa0nbsp\xa0", (b"x", b"\xa0nbsp\xa0")),  # NBSP is not whitespace here
     ],
 )
 def test_encode_header_accepts(
@@ -404,6 +496,37 @@ def test_encode_header_refuses_values(headers_module: ModuleType, value: str, me
     with pytest.raises(ValueError, match="invalid header value for 'location'") as info:
         headers_module.encode_header("location", value)
     assert str(info.value).endswith(message)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (" x", "starts with whitespace (U+0020 at index 0)"),
+        ("\tx", "starts with whitespace (U+0009 at index 0)"),
+        ("x ", "ends with whitespace (U+0020 at index 1)"),
+        ("x\t", "ends with whitespace (U+0009 at index 1)"),
+        (" ", "starts with whitespace (U+0020 at index 0)"),
+        ("\t\t", "starts with whitespace (U+0009 at index 0)"),
+        ("caf\u00e9 ", "ends with whitespace (U+0020 at index 4)"),
+        ("\u2603 \u2603 ", "not latin-1 (U+2603 at index 0)"),  # wide strs too
+        (" \u2603", "starts with whitespace (U+0020 at index 0)"),
+        ("\u2603\t", "not latin-1 (U+2603 at index 0)"),
+        ("\U0001f600 ", "not latin-1 (U+1F600 at index 0)"),
+        # The order: leading whitespace, then the first bad character, then trailing.
+        (" \r", "starts with whitespace (U+0020 at index 0)"),
+        ("a\r ", "control character (U+000D at index 1)"),
+        ("a \x00 ", "control character (U+0000 at index 2)"),
+    ],
+)
+def test_encode_header_refuses_whitespace_at_either_end(
+    headers_module: ModuleType, value: str, message: str
+) -> None:
+    # RFC 9110 5.5: a field value excludes leading and trailing whitespace.
+    with pytest.raises(ValueError, match=r"^invalid header value for 'x-a': ") as info:
+        headers_module.encode_header("x-a", value)
+    assert str(info.value).endswith(message)
+    with pytest.raises(ValueError):
+        headers_module.encode_headers([("x-a", value)])
 
 
 @pytest.mark.parametrize(

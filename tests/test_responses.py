@@ -446,3 +446,132 @@ def test_file_types(tmp_path: Path, name: str, content_type: str) -> None:
     path.write_bytes(b"x")
     assert FileResponse(path).get_header("content-type") == content_type
     assert FileResponse(path).get_header("content-encoding") is None
+
+
+# -- conditional requests and bodiless statuses on files (RFC 9110 13 and 15.4.5) -------
+
+CACHING = {
+    "Cache-Control": "max-age=60",
+    "Vary": "Accept-Encoding",
+    "Content-Location": "/files/notes.txt",
+    "Expires": "Thu, 01 Jan 2037 00:00:00 GMT",
+    "Content-Language": "en",
+    "X-Custom": "kept",
+}
+
+
+def etag_of(asgi_call: Call, path: Path) -> str:
+    etag = asgi_call(serve(FileResponse(path)), "HEAD", "/").header("etag")
+    assert etag is not None
+    return etag
+
+
+def test_304_keeps_the_caching_headers_and_drops_the_content_ones(
+    asgi_call: Call, text_file: Path
+) -> None:
+    etag = etag_of(asgi_call, text_file)
+    response = FileResponse(text_file, headers=CACHING, filename="notes.txt")
+    reply = asgi_call(serve(response), "GET", "/", headers=[(b"if-none-match", etag.encode())])
+    assert (reply.status, reply.body) == (304, b"")
+    for name in ("cache-control", "vary", "content-location", "expires", "x-custom"):
+        assert reply.header_list(name) == [CACHING[name.title()] if name != "x-custom" else "kept"]
+    assert reply.header_list("etag") == [etag]
+    assert reply.header("last-modified") is not None
+    for name in ("content-type", "content-length", "content-language", "content-disposition"):
+        assert reply.header(name) is None, name
+
+
+def test_304_from_if_modified_since_too(asgi_call: Call, text_file: Path) -> None:
+    since = asgi_call(serve(FileResponse(text_file)), "HEAD", "/").header("last-modified")
+    assert since is not None
+    reply = asgi_call(
+        serve(FileResponse(text_file, headers={"Cache-Control": "no-cache"})),
+        "GET",
+        "/",
+        headers=[(b"if-modified-since", since.encode())],
+    )
+    assert reply.status == 304 and reply.header("cache-control") == "no-cache"
+    assert reply.header("content-length") is None and reply.header("content-type") is None
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_a_matching_if_none_match_on_another_method_is_412(
+    asgi_call: Call, text_file: Path, method: str
+) -> None:
+    etag = etag_of(asgi_call, text_file)
+    for tag in (etag, "*", f'"other", W/{etag}'):
+        reply = asgi_call(
+            serve(FileResponse(text_file)), method, "/", headers=[(b"if-none-match", tag.encode())]
+        )
+        assert reply.status == 412, tag
+        assert reply.json() == {"detail": "Precondition Failed"}
+        assert reply.header("content-type") == "application/json"
+        assert reply.header("content-length") == str(len(reply.body))
+    other = asgi_call(
+        serve(FileResponse(text_file)), method, "/", headers=[(b"if-none-match", b'"other"')]
+    )
+    assert other.status == 200 and other.body == text_file.read_bytes()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_matching_if_none_match_on_get_or_head_is_304(
+    asgi_call: Call, text_file: Path, method: str
+) -> None:
+    etag = etag_of(asgi_call, text_file)
+    for tag in (etag, "*", f'"other", W/{etag}'):
+        reply = asgi_call(
+            serve(FileResponse(text_file)), method, "/", headers=[(b"if-none-match", tag.encode())]
+        )
+        assert reply.status == 304, tag
+
+
+def test_if_none_match_over_several_lines(asgi_call: Call, text_file: Path) -> None:
+    etag = etag_of(asgi_call, text_file)
+    for lines in (
+        [(b"if-none-match", b'"a"'), (b"if-none-match", etag.encode())],
+        [(b"if-none-match", etag.encode()), (b"if-none-match", b'"a"')],
+    ):
+        assert asgi_call(serve(FileResponse(text_file)), "GET", "/", headers=lines).status == 304
+
+
+def test_if_modified_since_is_for_get_and_head_only(asgi_call: Call, text_file: Path) -> None:
+    since = asgi_call(serve(FileResponse(text_file)), "HEAD", "/").header("last-modified")
+    assert since is not None
+    reply = asgi_call(
+        serve(FileResponse(text_file)),
+        "POST",
+        "/",
+        headers=[(b"if-modified-since", since.encode())],
+    )
+    assert reply.status == 200 and reply.body == text_file.read_bytes()
+
+
+def test_if_none_match_wins_over_if_modified_since(asgi_call: Call, text_file: Path) -> None:
+    since = asgi_call(serve(FileResponse(text_file)), "HEAD", "/").header("last-modified")
+    assert since is not None
+    headers = [(b"if-none-match", b'"stale"'), (b"if-modified-since", since.encode())]
+    assert asgi_call(serve(FileResponse(text_file)), "GET", "/", headers=headers).status == 200
+
+
+@pytest.mark.parametrize("status", [204, 304, 101])
+def test_a_file_with_a_bodiless_status_sends_no_length_and_no_body(
+    asgi_call: Call, text_file: Path, status: int
+) -> None:
+    for method in ("GET", "HEAD"):
+        reply = asgi_call(serve(FileResponse(text_file, status=status)), method, "/")
+        assert (reply.status, reply.body) == (status, b"")
+        assert reply.header("content-length") is None
+        assert reply.header("content-type") is None
+        assert [m.get("body") for m in reply.messages[1:]] == [b""]
+
+
+def test_no_content_type_is_sent_for_content_type_none_or_a_redirect(asgi_call: Call) -> None:
+    for response in (Response("x", content_type=None), RedirectResponse("/x")):
+        reply = asgi_call(serve(response), "GET", "/")
+        assert reply.header("content-type") is None
+        assert reply.header("content-length") == str(len(reply.body))
+
+
+def test_a_redirect_sends_one_location(asgi_call: Call) -> None:
+    response = RedirectResponse("/new", headers={"Location": "/old"})
+    assert asgi_call(serve(response), "GET", "/").header_list("location") == ["/new"]

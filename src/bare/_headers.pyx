@@ -25,7 +25,6 @@ cdef extern from "Python.h":
     char* _bytes_data "PyBytes_AS_STRING"(PyObject* o)
     Py_ssize_t _bytes_size "PyBytes_GET_SIZE"(PyObject* o)
     PyObject* _pair_item "PyTuple_GET_ITEM"(object pair, Py_ssize_t i)
-    object PySequence_Fast(object o, const char* message)
     Py_ssize_t PySequence_Fast_GET_SIZE(object o)
     PyObject* PySequence_Fast_GET_ITEM(object o, Py_ssize_t i)
     bint PyUnicode_Check(object o)
@@ -58,12 +57,35 @@ cdef int _not_bytes(PyObject* o) except -1:
     raise TypeError(f"raw header names and values must be bytes, not {type(<object>o).__name__}")
 
 
+cdef inline object _sequence(object raw):
+    """`raw` as a list or tuple to index; anything else is copied, as iteration reads it."""
+    # NOTE: not PySequence_Fast: `list()` raises what `for ... in raw` raises in the twin.
+    if PyList_CheckExact(raw) or PyTuple_CheckExact(raw):
+        return raw
+    return list(raw)
+
+
+cdef object _bad_pair(object item):
+    kind = type(item).__name__
+    if isinstance(item, (tuple, list)):
+        return ValueError(f"a header must be a (name, value) pair, not a {kind} of {len(item)}")
+    return TypeError(f"a header must be a (name, value) pair, not {kind}")
+
+
+cdef tuple _unpack(object item):
+    # NOTE: Cython's unpacking words its errors unlike the interpreter's, and both twins
+    # replace them with the same message anyway.
+    try:
+        name, value = item
+    except (TypeError, ValueError):
+        raise _bad_pair(item) from None
+    return (name, value)
+
+
 cdef inline tuple _pair(object item):
     if PyTuple_CheckExact(item) and PyTuple_GET_SIZE(item) == 2:
         return <tuple>item
-    # NOTE: anything else unpacks as `for name, value in raw` does in the pure twin.
-    name, value = item
-    return (name, value)
+    return _unpack(item)
 
 
 cdef inline bint _key(object name, const unsigned char** key, Py_ssize_t* size) except -1:
@@ -147,7 +169,7 @@ cdef class Headers:
         cdef tuple pair
         if not _key(name, &key, &size):
             return None
-        seq = PySequence_Fast(self.raw, "the raw header list must be iterable")
+        seq = _sequence(self.raw)
         # NOTE: unpacking a pair that is not a tuple runs Python code, which may change
         # the list: hold the item, and read the length again each time.
         while i < PySequence_Fast_GET_SIZE(seq):
@@ -183,7 +205,7 @@ cdef class Headers:
         cdef list values = []
         if not _key(name, &key, &size):
             return values
-        seq = PySequence_Fast(self.raw, "the raw header list must be iterable")
+        seq = _sequence(self.raw)
         while i < PySequence_Fast_GET_SIZE(seq):
             item = <object>PySequence_Fast_GET_ITEM(seq, i)  # a reference of our own
             pair = _pair(item)
@@ -195,7 +217,7 @@ cdef class Headers:
     def items(self):
         """Every (name, value) pair, repeated names included, names lowered."""
         cdef Py_ssize_t i = 0
-        cdef object seq = PySequence_Fast(self.raw, "the raw header list must be iterable")
+        cdef object seq = _sequence(self.raw)
         cdef object item
         cdef tuple pair
         cdef list items = []
@@ -324,18 +346,25 @@ cdef tuple _encode(object name, object value):
     kind = PyUnicode_KIND(value)
     data = PyUnicode_DATA(value)
     size = PyUnicode_GET_LENGTH(value)
+    # The order of the twin: whitespace at the start, any bad character, whitespace at the end.
+    if size and _blank(PyUnicode_READ(kind, data, 0)):
+        raise _value_error(name, value, 0)
     if kind == PyUnicode_1BYTE_KIND:
         chars = <const unsigned char*>data
         for i in range(size):
             if _BAD[chars[i]]:
                 raise _value_error(name, value, i)
-        encoded = PyBytes_FromStringAndSize(<const char*>chars, size)
     else:
         # A wider str holds at least one character beyond latin-1: find the first offender.
         for i in range(size):
             ch = PyUnicode_READ(kind, data, i)
             if ch > 255 or _BAD[ch]:
                 raise _value_error(name, value, i)
+    if size and _blank(PyUnicode_READ(kind, data, size - 1)):
+        raise _value_error(name, value, size - 1)
+    if kind == PyUnicode_1BYTE_KIND:
+        encoded = PyBytes_FromStringAndSize(<const char*>data, size)
+    else:
         encoded = value.encode("latin-1")
     return (lowered, encoded)
 
@@ -392,16 +421,31 @@ cdef object _name_error(object name):
 cdef object _value_error(object name, object value, Py_ssize_t at):
     cdef Py_UCS4 ch = ord(value[at])
     if ch > 255:
-        problem = "a character that is not latin-1"
+        problem = "contains a character that is not latin-1"
+    elif _blank(ch):  # refused at either end only
+        problem = "starts with whitespace" if at == 0 else "ends with whitespace"
     else:
-        problem = "CR, LF or another control character"
+        problem = "contains CR, LF or another control character"
     return ValueError(
-        f"invalid header value for {_shown(name)}: contains {problem} (U+{<long>ch:04X} "
-        f"at index {at})"
+        f"invalid header value for {_shown(name)}: {problem} (U+{<long>ch:04X} at index {at})"
     )
 
 
 # Request framing. NOTE: the same messages as _headers_py.
+
+cdef int _unread_name(object name) except -1:
+    """Let a name that is not bytes pass, as the twin does, unless its length is one
+    of the names looked for (or it has none)."""
+    try:
+        size = len(name)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"raw header names and values must be bytes, not {type(name).__name__}"
+        ) from None
+    if size == 4 or size == 14 or size == 17:
+        raise TypeError(f"raw header names and values must be bytes, not {type(name).__name__}")
+    return 0
+
 
 def framing_problem(raw):
     """Why the framing of a request with headers `raw` is ambiguous, or None."""
@@ -410,7 +454,7 @@ def framing_problem(raw):
     cdef int content_length = 0
     cdef int transfer_encoding = 0
     cdef int host = 0
-    cdef object seq = PySequence_Fast(raw, "the raw header list must be iterable")
+    cdef object seq = _sequence(raw)
     cdef object item
     cdef tuple pair
     cdef PyObject* name
@@ -419,7 +463,9 @@ def framing_problem(raw):
         pair = _pair(item)
         name = _pair_item(pair, 0)
         if not _is_bytes(name):
-            _not_bytes(name)
+            _unread_name(<object>name)
+            i += 1
+            continue
         size = _bytes_size(name)
         if size == 14 and _name_is(pair, <const unsigned char*>b"content-length", 14):
             content_length += 1

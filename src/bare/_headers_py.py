@@ -13,8 +13,11 @@ costs nothing: every call reads `raw` again, so the view always matches the list
   and `len()` see each distinct name once, in order of first appearance, with its first
   value. `keys()`, `values()` and `items()` return lists.
 - `==` holds between views of either implementation with the same `items()`, in order.
-- A pair that is not a 2-sequence raises as tuple unpacking does (TypeError or
-  ValueError); a name or value that is not bytes raises TypeError when it is read.
+- Malformed lists raise when read, with the same exception and message in both twins:
+  a `raw` that is not iterable raises TypeError as `iter()` does; a pair that does not
+  unpack into two raises ValueError if it is a tuple or list (of another length) and
+  TypeError otherwise; a name or value that is not bytes (str, bytearray, memoryview...)
+  raises TypeError when it is read. A lookup by a name that is not a str raises TypeError.
 
 `parse_cookie(header, max_count=200)` reads a `Cookie` header (RFC 6265 5.4) into a dict:
 split on ";", ignore pieces without "=", strip spaces and tabs around the name and the
@@ -24,13 +27,19 @@ stop after `max_count` names. It never raises on a str, and runs in linear time.
 
 `encode_header(name, value)` gives the ASGI pair `(name.lower(), value)` as bytes. The
 name must be a non-empty RFC 9110 token; the value must be latin-1 without control
-characters (HTAB is allowed). Anything else raises ValueError naming the header and the
-first offending character (never the value itself), or TypeError for a non-str.
-`encode_headers(pairs)` does the same for each pair (or each item of a mapping).
+characters (HTAB is allowed inside) and may not start or end with a space or HTAB (RFC
+9110 5.5: field values exclude them). Anything else raises ValueError naming the header
+and the first offending character (never the value itself): whitespace at the start,
+then the first control or non-latin-1 character, then whitespace at the end. A non-str
+name or value raises TypeError. `encode_headers(pairs)` does the same for each pair (or
+each item of a mapping); a pair that does not unpack raises as in `Headers`.
 
 `framing_problem(raw)` says why a request's framing is ambiguous, or gives None: both
 Content-Length and Transfer-Encoding, two Content-Length, or two Host headers (names in
-any case). Two parsers could read such a request differently (request smuggling).
+any case). Two parsers could read such a request differently (request smuggling). It
+takes the length of every name and compares those of 4, 14 and 17 characters, which
+must be bytes (TypeError otherwise); a name without a length is a TypeError, other names
+and every value are not looked at. Pairs that do not unpack raise as in `Headers`.
 
 Keep in sync with _headers.pyx.
 """
@@ -54,6 +63,7 @@ _encode = str.encode
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # NOTE: the characters _headers.pyx refuses: controls except HTAB, and non-latin-1.
 _BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+_BLANKS = (" ", "\t")  # refused at either end of a value
 _SHOWN = 50  # at most this many characters of a name in an error message
 
 
@@ -63,6 +73,55 @@ def _key(name: str) -> bytes | None:
         return _lower(_encode(name, "latin-1"))
     except UnicodeEncodeError:
         return None
+    except TypeError:
+        raise TypeError(f"header name must be str, not {type(name).__name__}") from None
+
+
+def _matches(raw_name: Any, key: bytes) -> bool:
+    """Whether a reader looking for `key` read the value of the pair named `raw_name`."""
+    return isinstance(raw_name, bytes) and _lower(raw_name) == key
+
+
+# Reading the raw list. PERF: each reader runs its plain loop inside one `try`, which
+# costs nothing until it catches; only then does `_malformed` work out, from where the
+# loop stopped, what _headers.pyx raises for the same list. No pair is read twice.
+
+
+_UNREAD: Any = object()  # framing_problem's name until its item is unpacked
+
+
+def _malformed(
+    raw: Sequence[Any], it: Iterator[Any], name: Any, value: Any, value_read: bool
+) -> Exception | None:
+    """The error for the pair a reader's loop stopped on, or None if no pair is at fault
+    (the error came from elsewhere, and stands).
+
+    Readers copy a `raw` that is not a list (as _headers.pyx copies anything but a list
+    or a tuple) and loop over `it = iter(raw)`, so where the loop stopped can be found.
+    `name` and `value` are the loop's: those of the stopping pair if it unpacked, else
+    of the pair before it (b"" for none), which was sound, its value read if it matched.
+    `value_read` says whether the reader read the value of a pair named `name`.
+    """
+    if not isinstance(name, bytes):
+        return _not_bytes(name)
+    if value_read and not isinstance(value, bytes):
+        return _not_bytes(value)
+    at = len(raw) - it.__length_hint__() - 1  # type: ignore[attr-defined]
+    if 0 <= at < len(raw):
+        return _bad_pair(raw[at])  # did not unpack
+    return None
+
+
+def _bad_pair(item: object) -> Exception:
+    """The error for an item of a header list that does not unpack into (name, value)."""
+    kind = type(item).__name__
+    if isinstance(item, (tuple, list)):
+        return ValueError(f"a header must be a (name, value) pair, not a {kind} of {len(item)}")
+    return TypeError(f"a header must be a (name, value) pair, not {kind}")
+
+
+def _not_bytes(item: object) -> TypeError:
+    return TypeError(f"raw header names and values must be bytes, not {type(item).__name__}")
 
 
 class Headers(Mapping[str, str]):
@@ -82,10 +141,22 @@ class Headers(Mapping[str, str]):
         """The first value of `name`, or `default`."""
         # PERF: a scan with no index: cheaper than a dict for one or a few lookups.
         key = _key(name)
-        if key is not None:
-            for raw_name, value in self._raw:
+        if key is None:
+            return default
+        raw = self._raw
+        if type(raw) is not list:  # PERF: one check; a tuple is copied too, it is rare
+            raw = list(raw)
+        it = iter(raw)
+        raw_name = value = b""
+        try:
+            for raw_name, value in it:
                 if _lower(raw_name) == key:
                     return _decode(value, "latin-1")
+        except (TypeError, ValueError):
+            error = _malformed(raw, it, raw_name, value, _matches(raw_name, key))
+            if error is None:
+                raise
+            raise error from None
         return default
 
     def __getitem__(self, name: str) -> str:
@@ -100,13 +171,43 @@ class Headers(Mapping[str, str]):
     def getlist(self, name: str) -> list[str]:
         """Every value of `name`, in the order they came."""
         key = _key(name)
+        values: list[str] = []
         if key is None:
-            return []
-        return [_decode(v, "latin-1") for n, v in self._raw if _lower(n) == key]
+            return values
+        raw = self._raw
+        if type(raw) is not list:  # PERF: one check; a tuple is copied too, it is rare
+            raw = list(raw)
+        it = iter(raw)
+        raw_name = value = b""
+        try:
+            for raw_name, value in it:
+                if _lower(raw_name) == key:
+                    values.append(_decode(value, "latin-1"))
+        except (TypeError, ValueError):
+            error = _malformed(raw, it, raw_name, value, _matches(raw_name, key))
+            if error is None:
+                raise
+            raise error from None
+        return values
 
     def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
         """Every (name, value) pair, repeated names included, names lowered."""
-        return [(_decode(_lower(n), "latin-1"), _decode(v, "latin-1")) for n, v in self._raw]
+        items: list[tuple[str, str]] = []
+        append = items.append
+        raw = self._raw
+        if type(raw) is not list:  # PERF: one check; a tuple is copied too, it is rare
+            raw = list(raw)
+        it = iter(raw)
+        raw_name = value = b""
+        try:
+            for raw_name, value in it:
+                append((_decode(_lower(raw_name), "latin-1"), _decode(value, "latin-1")))
+        except (TypeError, ValueError):
+            error = _malformed(raw, it, raw_name, value, True)
+            if error is None:
+                raise
+            raise error from None
+        return items
 
     def _firsts(self) -> dict[str, str]:
         firsts: dict[str, str] = {}
@@ -183,11 +284,21 @@ def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
     if not value.isprintable():  # control characters, but also HTAB, NBSP...
         bad = _BAD_VALUE_CHAR.search(value)
         if bad is not None:
-            raise _value_error(name, value, bad.start())
+            raise _value_error(name, value, _leading_blank(value, bad.start()))
     try:
-        return name.lower().encode("ascii"), value.encode("latin-1")
+        pair = name.lower().encode("ascii"), value.encode("latin-1")
     except UnicodeEncodeError as exc:  # printable but beyond latin-1
-        raise _value_error(name, value, exc.start) from None
+        raise _value_error(name, value, _leading_blank(value, exc.start)) from None
+    # PERF: strip() gives back the very same str when there is nothing to strip.
+    if value.strip(" \t") is not value and (value[:1] in _BLANKS or value[-1:] in _BLANKS):
+        raise _value_error(name, value, 0 if value[:1] in _BLANKS else len(value) - 1)
+    return pair
+
+
+def _leading_blank(value: str, at: int) -> int:
+    """Where the first fault of `value` is, given a bad character `at`: a space or tab
+    at the start comes first."""
+    return 0 if value[:1] in _BLANKS else at
 
 
 def encode_headers(
@@ -196,8 +307,15 @@ def encode_headers(
     """`encode_header` over each pair; a mapping gives its items (never its keys)."""
     # PERF: lists and tuples skip the (slow) abstract Mapping check.
     if type(headers) is not list and type(headers) is not tuple and isinstance(headers, Mapping):
-        return [encode_header(name, value) for name, value in headers.items()]
-    return [encode_header(name, value) for name, value in headers]
+        headers = headers.items()
+    encoded = []
+    for pair in headers:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            raise _bad_pair(pair) from None
+        encoded.append(encode_header(name, value))
+    return encoded
 
 
 # NOTE: the error messages below are the same, word for word, in _headers.pyx.
@@ -228,11 +346,13 @@ def _name_error(name: str) -> ValueError:
 def _value_error(name: str, value: str, at: int) -> ValueError:
     code = ord(value[at])
     if code > 0xFF:
-        problem = "a character that is not latin-1"
+        problem = "contains a character that is not latin-1"
+    elif value[at] in _BLANKS:  # refused at either end only
+        problem = "starts with whitespace" if at == 0 else "ends with whitespace"
     else:
-        problem = "CR, LF or another control character"
+        problem = "contains CR, LF or another control character"
     return ValueError(
-        f"invalid header value for {_shown(name)}: contains {problem} (U+{code:04X} at index {at})"
+        f"invalid header value for {_shown(name)}: {problem} (U+{code:04X} at index {at})"
     )
 
 
@@ -245,15 +365,37 @@ TWO_HOSTS = "Request has more than one Host header"
 def framing_problem(raw: RawHeaders) -> str | None:
     """Why the framing of a request with headers `raw` is ambiguous, or None."""
     content_length = transfer_encoding = host = 0
-    for name, _ in raw:
-        # PERF: servers send lower-case names; lower() only for names of a matching size.
-        size = len(name)
-        if size == 14 and (name == b"content-length" or _lower(name) == b"content-length"):
-            content_length += 1
-        elif size == 4 and (name == b"host" or _lower(name) == b"host"):
-            host += 1
-        elif size == 17 and (name == b"transfer-encoding" or _lower(name) == b"transfer-encoding"):
-            transfer_encoding += 1
+    if type(raw) is not list:
+        raw = list(raw)
+    item = name = _UNREAD
+    try:
+        for item in raw:
+            # NOTE: names skipped below need not be bytes, so the loop keeps track of
+            # whether the item it stops on unpacked.
+            name = _UNREAD
+            name, _ = item
+            # PERF: servers send lower-case names; lower() only for names of a matching
+            # size, and only they must be bytes (a bytearray would compare equal).
+            size = len(name)
+            if size == 14:
+                if type(name) is not bytes and not isinstance(name, bytes):
+                    raise _not_bytes(name)
+                if name == b"content-length" or _lower(name) == b"content-length":
+                    content_length += 1
+            elif size == 4:
+                if type(name) is not bytes and not isinstance(name, bytes):
+                    raise _not_bytes(name)
+                if name == b"host" or _lower(name) == b"host":
+                    host += 1
+            elif size == 17:
+                if type(name) is not bytes and not isinstance(name, bytes):
+                    raise _not_bytes(name)
+                if name == b"transfer-encoding" or _lower(name) == b"transfer-encoding":
+                    transfer_encoding += 1
+    except (TypeError, ValueError):
+        if name is _UNREAD:
+            raise _bad_pair(item) from None
+        raise _not_bytes(name) from None  # no length, or the length of a name looked for
     if content_length and transfer_encoding:
         return BOTH_LENGTH_AND_CHUNKED
     if content_length > 1:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import mimetypes
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from email.utils import formatdate, parsedate_to_datetime
+from collections.abc import AsyncIterable, Iterable, Mapping
 from stat import S_ISREG
 from types import EllipsisType
 from typing import Any
 from urllib.parse import quote
 
-from ._concurrency import run_in_threadpool
+from ._concurrency import (
+    DONE,
+    SyncIterator,
+    run_in_stream_thread,
+    set_stream_threads,
+    stream_threads,
+)
 from ._cookies import cookie_header
 from ._json import dumps
-from .headers import encode_header
+from .headers import MutableHeaders, append_header, encode_header, set_header
 from .middleware import RESPONSE_HEADERS_KEY
 from .types import Message, Receive, Scope, Send
 
@@ -28,6 +31,8 @@ __all__ = [
     "Response",
     "StreamingResponse",
     "safe_redirect",
+    "set_stream_threads",
+    "stream_threads",
 ]
 
 HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
@@ -41,8 +46,52 @@ def has_body(status: int) -> bool:
     return status >= 200 and status not in _NO_BODY
 
 
-# Headers a response carries once: a second value replaces the first.
-_SINGLE = frozenset({b"content-length", b"content-type"})
+def _check_status(status: Any) -> int:
+    """`status` as a plain int, if it is an HTTP status (an int from 100 to 599)."""
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+        return int(status)  # an IntEnum such as HTTPStatus.CREATED, or a default marker
+    raise ValueError(f"an HTTP status is an int from 100 to 599, not {status!r}")
+
+
+class _DefaultStatus(int):
+    """The default of a `status` parameter: equal to the status it stands for, and told
+    apart by identity from the same status given explicitly (`status=200, status_code=201`
+    is a mistake, `status_code=201` alone is not)."""
+
+    __slots__ = ()
+
+
+_OK = _DefaultStatus(200)
+_FOUND = _DefaultStatus(302)
+
+
+class _NoBody:
+    """The default of the `body` parameter: no body, as None is, but told apart from a
+    body given as None when `content=` is given too."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+_UNSET_BODY: Any = _NoBody()
+
+
+def _both(original: str, alias: str) -> TypeError:
+    return TypeError(f"give the {original} once: {original} or {alias}, not both")
+
+
+def _resolve(status: int, default: _DefaultStatus, status_code: int | None) -> int:
+    """The status of a response from its `status` and `status_code` arguments."""
+    if status_code is not None:
+        if status is not default:
+            raise _both("status", "status_code")
+        status = status_code
+    if type(status) is int and 100 <= status <= 599:
+        return status
+    return _check_status(status)
+
 
 # PERF: responses of a kind share their content-type header; encode each value once.
 _content_types: dict[str, tuple[bytes, bytes]] = {}
@@ -118,27 +167,53 @@ def _ok_messages(
 class Response:
     """An HTTP response whose body is known in advance.
 
-    `body` may be bytes, str (sent as UTF-8) or None. Headers are kept in
-    `raw_headers`, a list of ASGI byte pairs, so a name may repeat (several
-    `Set-Cookie`); change them with `set_header`/`add_header`, which check each one
-    as it is set, so a bad value raises `ValueError` in the handler, never half-way
-    through sending. `content-type` and `content-length` are set from the start,
-    except for statuses that have no body (1xx, 204, 205, 304), which get neither
-    body nor those headers.
+    `body` may be bytes, str (sent as UTF-8) or None. `status` is an int from 100 to
+    599, checked when set (`ValueError` otherwise). Headers are kept in `raw_headers`,
+    a list of ASGI byte pairs, so a name may repeat (several `Set-Cookie`);
+    `response.headers` is a live, case-insensitive view of that list to read and change
+    them (see `bare.headers.MutableHeaders`), and `set_header`/`add_header` do the same.
+    Each header is checked as it is set, so a bad value raises `ValueError` in the
+    handler, never half-way through sending. `content-type` and `content-length` are set
+    from the start (a `content-type` in `headers` replaces the default one), except for
+    statuses that have no body (1xx, 204, 205, 304), which get neither body nor those
+    headers.
+
+    As Starlette and FastAPI spell them, `content=`, `status_code=` and `media_type=`
+    are accepted for `body`, `status` and `content_type`; giving both spellings of one
+    is a `TypeError`.
     """
 
     content_type: str | None = "text/plain; charset=utf-8"
-    started = False  # True once the start message has gone out
+    started = False  # True once the start message is being sent: never send another
     sized = True  # the body is known up front: send its content-length
 
     def __init__(
         self,
-        body: Any = None,
-        status: int = 200,
+        body: Any = _UNSET_BODY,
+        status: int = _OK,
         headers: HeadersArg = None,
         content_type: str | EllipsisType | None = ...,
+        # PERF: pass these by keyword; they are not keyword-only because filling in
+        # keyword-only defaults costs a dict lookup each, on every response built.
+        content: Any = _UNSET_BODY,
+        status_code: int | None = None,
+        media_type: str | EllipsisType | None = ...,
     ) -> None:
-        self.status = status
+        if body is _UNSET_BODY:
+            body = None if content is _UNSET_BODY else content
+        elif content is not _UNSET_BODY:
+            raise _both("body", "content")
+        if media_type is not ...:
+            if content_type is not ...:
+                raise _both("content_type", "media_type")
+            content_type = media_type
+        # PERF: _resolve, inlined for the usual cases
+        if status is _OK and status_code is None:
+            self._status = status = 200
+        elif status_code is None and type(status) is int and 100 <= status <= 599:
+            self._status = status
+        else:
+            self._status = status = _resolve(status, _OK, status_code)
         self._body = body = self.render(body)
         if content_type is ...:
             content_type = self.content_type
@@ -147,31 +222,32 @@ class Response:
         elif content_type is None:
             self.raw_headers = [_length_header(len(body))] if self.sized else []
         else:
-            content = _content_types.get(content_type) or _content_type_header(content_type)
+            type_header = _content_types.get(content_type) or _content_type_header(content_type)
             size = len(body)
             if not self.sized:
-                self.raw_headers = [content]
+                self.raw_headers = [type_header]
             elif size < 2048:  # PERF: _length_header, inlined
-                self.raw_headers = [content, _LENGTH_HEADERS[size]]
+                self.raw_headers = [type_header, _LENGTH_HEADERS[size]]
             else:
-                self.raw_headers = [content, _length_header(size)]
+                self.raw_headers = [type_header, _length_header(size)]
         if headers:
+            raw = self.raw_headers
             pairs = headers.items() if isinstance(headers, Mapping) else headers
             for name, value in pairs:
-                self.add_header(name, value)
+                append_header(raw, encode_header(name, value))
 
     @property
     def body(self) -> bytes:
+        """The body, as bytes; setting it replaces it and its content-length follows."""
         return self._body
 
     @body.setter
     def body(self, value: bytes) -> None:
-        """Replace the body; its content-length follows."""
         self._body = value
-        self.raw_headers = [
-            _length_header(len(value)) if name == b"content-length" else (name, data)
-            for name, data in self.raw_headers
-        ]
+        raw = self.raw_headers  # changed in place: a `headers` view stays live
+        for index, (name, _) in enumerate(raw):
+            if name == b"content-length":
+                raw[index] = _length_header(len(value))
 
     def render(self, body: Any) -> bytes:
         """Turn the `body` argument into bytes."""
@@ -193,37 +269,38 @@ class Response:
     # -- headers ----------------------------------------------------------------------
 
     @property
-    def status_code(self) -> int:
-        return self.status
+    def status(self) -> int:
+        """The status code: an int from 100 to 599 (`ValueError` when set otherwise)."""
+        return self._status
+
+    @status.setter
+    def status(self, value: int) -> None:
+        self._status = _check_status(value)
+
+    status_code = status  # Starlette's name
 
     @property
-    def headers(self) -> dict[str, str]:
-        """The headers as a dict of lower-case names to their last value (a copy)."""
-        return {n.decode("latin-1"): v.decode("latin-1") for n, v in self.raw_headers}
+    def headers(self) -> MutableHeaders:
+        """A live, case-insensitive view of `raw_headers`, to read and change the headers:
+        `headers["x-frame-options"] = "DENY"`, `headers.append("vary", "Cookie")`,
+        `del headers["etag"]`, `headers.getlist("set-cookie")`. A lookup gives the last
+        value of a name. Each value is checked as it is set (`ValueError`)."""
+        return MutableHeaders(self.raw_headers)
 
     def set_header(self, name: str, value: str) -> Response:
         """Set `name` to `value`, replacing any earlier value of that name."""
-        pair = encode_header(name, value)
-        self.raw_headers = [h for h in self.raw_headers if h[0] != pair[0]]
-        self.raw_headers.append(pair)
+        set_header(self.raw_headers, encode_header(name, value))
         return self
 
     def add_header(self, name: str, value: str) -> Response:
         """Add a `name: value` header, keeping earlier ones of the same name (except
         `content-length` and `content-type`, which are only ever sent once)."""
-        pair = encode_header(name, value)
-        if pair[0] in _SINGLE:
-            return self.set_header(name, value)
-        self.raw_headers.append(pair)
+        append_header(self.raw_headers, encode_header(name, value))
         return self
 
     def get_header(self, name: str, default: str | None = None) -> str | None:
         """The last value set for `name`, or `default`."""
-        key = name.lower().encode("latin-1")
-        for header, value in reversed(self.raw_headers):
-            if header == key:
-                return value.decode("latin-1")
-        return default
+        return MutableHeaders(self.raw_headers).get(name, default)
 
     def set_cookie(
         self,
@@ -261,25 +338,26 @@ class Response:
 
     def _headers_to_send(self) -> list[tuple[bytes, bytes]]:
         headers = self.raw_headers
-        status = self.status
+        status = self._status
         if status < 200 or status in _NO_BODY:  # set to a bodiless status after creation
             headers = [h for h in headers if h[0] not in (b"content-length", b"content-type")]
         return headers
 
     def start_message(self, scope: Scope) -> Message:
         """The `http.response.start` message, with the headers middleware asked for."""
-        return _start_message(scope, self.status, self._headers_to_send())
+        return _start_message(scope, self._status, self._headers_to_send())
 
     def messages(self, scope: Scope) -> tuple[Message, Message]:
         """The start and body messages of this response."""
-        return messages(scope, self.status, self._headers_to_send(), self._body)
+        return messages(scope, self._status, self._headers_to_send(), self._body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # NOTE: serve_http sends `messages()` itself for responses that keep this
         # __call__; override `messages` or `__call__` to change what is sent.
         start, body = self.messages(scope)
-        await send(start)
+        # Set before sending: a start that raised may have gone out; never send another.
         self.started = True
+        await send(start)
         await send(body)
 
     async def send(self, send: Send) -> None:
@@ -287,7 +365,7 @@ class Response:
         await self({"type": "http"}, _no_receive, send)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.status}>"
+        return f"<{type(self).__name__} {self._status}>"
 
 
 async def _no_receive() -> dict[str, Any]:  # pragma: no cover - a response never reads
@@ -331,13 +409,21 @@ class RedirectResponse(Response):
     `bare.safe_redirect` first.
     """
 
-    def __init__(self, location: str, status: int = 302, headers: HeadersArg = None) -> None:
+    def __init__(
+        self,
+        location: str,
+        status: int = _FOUND,
+        headers: HeadersArg = None,
+        *,
+        status_code: int | None = None,
+    ) -> None:
+        status = _resolve(status, _FOUND, status_code)
         if status not in _REDIRECT_STATUSES:
             raise ValueError(
                 f"redirect status must be one of 301, 302, 303, 307, 308, not {status}"
             )
         super().__init__(b"", status, headers, content_type=None)
-        self.add_header("location", quote(location, safe=_URL_SAFE))
+        self.set_header("location", quote(location, safe=_URL_SAFE))
 
 
 def safe_redirect(target: str | None, fallback: str = "/") -> str:
@@ -360,10 +446,13 @@ def safe_redirect(target: str | None, fallback: str = "/") -> str:
 class StreamingResponse(Response):
     """A body produced piece by piece by an iterator of bytes or str.
 
-    Async iterators are consumed on the loop; plain iterators run in the thread pool
-    (one `next()` at a time) so a blocking generator cannot stall the server. The
-    stream stops when the client disconnects. No `content-length` is added (the server
-    uses chunked encoding) unless you set one, and no `content-type` unless you give one.
+    Async iterators are consumed on the loop. Plain iterators run in bare's stream
+    threads (`set_stream_threads`), one `next()` at a time, so a blocking generator
+    neither stalls the server nor takes a thread from the handlers. The stream stops
+    when the client disconnects, and the iterator is closed, so its `finally:` blocks
+    run (for a plain iterator whose `next()` is running at that moment, in its thread
+    as soon as that `next()` returns). No `content-length` is added (the server uses
+    chunked encoding) unless you set one, and no `content-type` unless you give one.
     """
 
     content_type = None
@@ -372,30 +461,43 @@ class StreamingResponse(Response):
     def __init__(
         self,
         content: Iterable[Any] | AsyncIterable[Any],
-        status: int = 200,
+        status: int = _OK,
         headers: HeadersArg = None,
-        content_type: str | None = None,
+        content_type: str | EllipsisType | None = ...,
+        *,
+        status_code: int | None = None,
+        media_type: str | EllipsisType | None = ...,
     ) -> None:
-        super().__init__(None, status, headers, content_type)
+        super().__init__(
+            None,
+            _resolve(status, _OK, status_code),
+            headers,
+            content_type,
+            media_type=media_type,
+        )
         self.content = content
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("method") == "HEAD" or not has_body(self.status):
-            await send(self.start_message(scope))
+        import asyncio  # NOTE: here, not at the top: `import bare` stays cheap
+
+        content = self.content
+        source = content if isinstance(content, AsyncIterable) else SyncIterator(content)
+        if scope.get("method") == "HEAD" or not has_body(self._status):
             self.started = True
+            await send(self.start_message(scope))
             await send({"type": "http.response.body", "body": b""})
-            await _close_iterator(self.content)
+            await _close(source)
             return
         if _spec_version(scope) >= (2, 4):
             # Servers of ASGI 2.4 raise OSError from send once the client is gone.
             try:
-                await self._stream(scope, send)
+                await self._stream(scope, send, source)
             except OSError:
                 pass
             finally:
-                await _close_iterator(self.content)
+                await _close(source)
             return
-        stream = asyncio.ensure_future(self._stream(scope, send))
+        stream = asyncio.ensure_future(self._stream(scope, send, source))
         watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
             await asyncio.wait((stream, watcher), return_when=asyncio.FIRST_COMPLETED)
@@ -404,22 +506,30 @@ class StreamingResponse(Response):
                 if not task.done():
                     task.cancel()
             await asyncio.gather(stream, watcher, return_exceptions=True)
-        await _close_iterator(self.content)
+        await _close(source)
         if not stream.cancelled() and stream.exception() is not None:
             raise stream.exception()  # type: ignore[misc]
 
-    async def _stream(self, scope: Scope, send: Send) -> None:
-        await send(self.start_message(scope))
+    async def _stream(
+        self, scope: Scope, send: Send, source: SyncIterator | AsyncIterable[Any]
+    ) -> None:
         self.started = True
-        async for chunk in _aiterate(self.content):
-            if isinstance(chunk, str):
-                data = chunk.encode("utf-8")
-            elif isinstance(chunk, (bytes, bytearray, memoryview)):
-                data = bytes(chunk)
-            else:
-                raise TypeError(f"a stream must yield bytes or str, not {type(chunk).__name__}")
-            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send(self.start_message(scope))
+        if isinstance(source, SyncIterator):
+            while (chunk := await source.next()) is not DONE:
+                await send({"type": "http.response.body", "body": _chunk(chunk), "more_body": True})
+        else:
+            async for chunk in source:
+                await send({"type": "http.response.body", "body": _chunk(chunk), "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _chunk(chunk: Any) -> bytes:
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"a stream must yield bytes or str, not {type(chunk).__name__}")
 
 
 def _spec_version(scope: Scope) -> tuple[int, ...]:
@@ -437,38 +547,36 @@ async def _wait_for_disconnect(receive: Receive) -> None:
             return
 
 
-async def _aiterate(content: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
-    if isinstance(content, AsyncIterable):
-        async for item in content:
-            yield item
+async def _close(source: SyncIterator | AsyncIterable[Any]) -> None:
+    # An iterator left half-way holds its resources until it is closed.
+    if isinstance(source, SyncIterator):
+        await source.aclose()
         return
-    iterator = iter(content)
-    done = object()
-    while True:
-        item = await run_in_threadpool(next, iterator, done)
-        if item is done:
-            return
-        yield item
-
-
-async def _close_iterator(content: Any) -> None:
-    # A generator left half-way holds its resources until it is closed.
-    close = getattr(content, "aclose", None)
+    close = getattr(source, "aclose", None)
     if close is not None:
         await close()
         return
-    close = getattr(content, "close", None)
+    close = getattr(source, "close", None)
     if close is not None:
-        await run_in_threadpool(close)
+        await run_in_stream_thread(close)
+
+
+# Statuses a FileResponse decides itself, from the request's preconditions (RFC 9110 13).
+_NOT_MODIFIED = 304
+_PRECONDITION_FAILED = 412
 
 
 class FileResponse(Response):
-    """A file from disk, read in chunks off the event loop.
+    """A file from disk, read in chunks in bare's stream threads.
 
     Sets `content-type` (guessed from the name unless given), `content-length`,
-    `last-modified` and an `etag`; answers `If-None-Match` / `If-Modified-Since` with
-    304 and HEAD without reading the file. With `filename`, the browser is told to
-    download it under that name (`content-disposition: attachment`).
+    `last-modified` and an `etag`. For a 200, it answers the request's preconditions
+    (RFC 9110 13): a GET or HEAD whose `If-None-Match` matches the ETag, or whose
+    `If-Modified-Since` is not older than the file, gets 304 with the validator and
+    caching headers and none of the content ones; any other method whose
+    `If-None-Match` matches gets 412. HEAD, 304, 204 and 1xx are answered without
+    reading the file, and the last three without `content-length`. With `filename`, the
+    browser is told to download it under that name (`content-disposition: attachment`).
     """
 
     chunk_size = 64 * 1024
@@ -477,45 +585,73 @@ class FileResponse(Response):
     def __init__(
         self,
         path: str | os.PathLike[str],
-        status: int = 200,
+        status: int = _OK,
         headers: HeadersArg = None,
-        content_type: str | None = None,
+        content_type: str | EllipsisType | None = ...,
         filename: str | None = None,
+        *,
+        status_code: int | None = None,
+        media_type: str | EllipsisType | None = ...,
     ) -> None:
         self.path = os.fspath(path)
-        if content_type is None:
+        if media_type is not ...:
+            if content_type is not ...:
+                raise _both("content_type", "media_type")
+            content_type = media_type
+        if content_type is ... or content_type is None:
             content_type = _guess_type(filename or self.path)
-        super().__init__(None, status, headers, content_type)
+        super().__init__(None, _resolve(status, _OK, status_code), headers, content_type)
         if filename is not None:
             self.add_header("content-disposition", _disposition(filename))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        stat = await run_in_threadpool(os.stat, self.path)
+        stat = await run_in_stream_thread(os.stat, self.path)
         if not S_ISREG(stat.st_mode):
             raise IsADirectoryError(f"{self.path} is not a regular file")
         etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
-        modified = formatdate(stat.st_mtime, usegmt=True)
-        validators = [(b"etag", etag.encode("ascii")), (b"last-modified", modified.encode("ascii"))]
-        if self.status == 200 and _not_modified(scope, etag, stat.st_mtime):
-            await send(_start_message(scope, 304, validators))
+        validators = [(b"etag", etag.encode("ascii")), (b"last-modified", _http_date(stat))]
+        status = self._status
+        if status == 200:
+            status = _precondition(scope, etag, stat.st_mtime) or 200
+        if status == _PRECONDITION_FAILED:
+            start, body = JSONResponse({"detail": "Precondition Failed"}, 412).messages(scope)
             self.started = True
-            await send({"type": "http.response.body", "body": b""})
+            await send(start)
+            await send(body)
             return
-        length = _length_header(stat.st_size)
-        await send(_start_message(scope, self.status, [*self.raw_headers, length, *validators]))
+        if status == _NOT_MODIFIED:
+            # RFC 9110 15.4.5: what a 200 would carry, less the content's own headers.
+            headers = [h for h in self.raw_headers if not _describes_content(h[0])]
+        elif has_body(status):
+            headers = [*self.raw_headers, _length_header(stat.st_size)]
+        else:
+            headers = self._headers_to_send()
         self.started = True
-        if scope.get("method") == "HEAD" or not has_body(self.status):
+        await send(_start_message(scope, status, [*headers, *validators]))
+        if scope.get("method") == "HEAD" or not has_body(status):
             await send({"type": "http.response.body", "body": b""})
             return
-        with await run_in_threadpool(open, self.path, "rb") as file:
+        with await run_in_stream_thread(open, self.path, "rb") as file:
             remaining = stat.st_size
             while True:
-                chunk = await run_in_threadpool(file.read, self.chunk_size)
+                chunk = await run_in_stream_thread(file.read, self.chunk_size)
                 remaining -= len(chunk)
                 more = bool(chunk) and remaining > 0
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
                     return
+
+
+def _describes_content(name: bytes) -> bool:
+    # Content-Type, -Length, -Encoding, -Language, -Disposition, -Range...; but
+    # Content-Location names the resource, and a 304 keeps it.
+    return name.startswith(b"content-") and name != b"content-location"
+
+
+def _http_date(stat: os.stat_result) -> bytes:
+    from email.utils import formatdate  # NOTE: lazy, as `import bare` stays cheap
+
+    return formatdate(stat.st_mtime, usegmt=True).encode("ascii")
 
 
 # A compressed file is sent as what it is (`x.tar.gz` is a gzip file), never with a
@@ -530,6 +666,8 @@ _ENCODED_TYPES = {
 
 
 def _guess_type(name: str) -> str:
+    import mimetypes  # NOTE: lazy, as `import bare` stays cheap
+
     guessed, encoding = mimetypes.guess_type(name)
     if encoding is not None:
         return _ENCODED_TYPES.get(encoding, "application/octet-stream")
@@ -544,20 +682,30 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _not_modified(scope: Scope, etag: str, mtime: float) -> bool:
+def _precondition(scope: Scope, etag: str, mtime: float) -> int | None:
+    """304 or 412 if the request's `If-None-Match` or `If-Modified-Since` asks for it
+    (RFC 9110 13.1.2 and 13.1.3), else None."""
     if_none_match = if_modified_since = None
     for name, value in scope.get("headers", ()):
         if name == b"if-none-match":
-            if_none_match = value.decode("latin-1")
+            # Repeated field lines make one list.
+            if_none_match = value if if_none_match is None else if_none_match + b"," + value
         elif name == b"if-modified-since":
-            if_modified_since = value.decode("latin-1")
-    if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return etag in tags or "*" in tags
-    if if_modified_since is not None:
+            if_modified_since = value
+    read_only = scope.get("method", "GET") in ("GET", "HEAD")
+    if if_none_match is not None:  # then If-Modified-Since is ignored
+        # Weak comparison: W/"x" matches "x". "*" matches any file there is.
+        tags = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
+        if etag.encode("ascii") in tags or b"*" in tags:
+            return _NOT_MODIFIED if read_only else _PRECONDITION_FAILED
+        return None
+    if if_modified_since is not None and read_only:
+        from email.utils import parsedate_to_datetime
+
         try:
-            since = parsedate_to_datetime(if_modified_since)
+            since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
         except (TypeError, ValueError):
-            return False
-        return since is not None and int(mtime) <= since.timestamp()
-    return False
+            return None
+        if since is not None and int(mtime) <= since.timestamp():
+            return _NOT_MODIFIED
+    return None
