@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from ._templates import Literal, Mixed, Param, PathTemplate, RouteError
-from .converters import KIND_OTHER, KIND_PATH, Converter
+from .converters import KIND_OTHER, KIND_PATH, KIND_STR, Converter
 
 __all__ = ["ANY_METHOD", "RouteConflictError", "Table", "TableBuilder", "TableEntry"]
 
@@ -152,6 +152,11 @@ def _mixed_order(item: tuple[Mixed, _Node]) -> tuple[Any, ...]:
     return (-sum(map(len, segment.literals)), converters, segment.literals)
 
 
+def _param_order(item: tuple[Converter, _Node]) -> tuple[bool, int, str]:
+    converter = item[0]
+    return (converter.kind == KIND_STR, converter.priority, converter.name)
+
+
 def _plain(node: _Node, path: str | None, static: dict[str, Leaf]) -> Node:
     """Turn a build node into plain data; record fully literal paths in `static`.
 
@@ -161,7 +166,8 @@ def _plain(node: _Node, path: str | None, static: dict[str, Leaf]) -> Node:
     if leaf is not None and path is not None:
         static[path or "/"] = leaf
     mixed = sorted(node.mixed.values(), key=_mixed_order)
-    params = sorted(node.params.values(), key=lambda item: (item[0].priority, item[0].name))
+    # Typed parameters by priority, and `str` after all of them whatever their priority.
+    params = sorted(node.params.values(), key=_param_order)
     rest = None
     if node.rest is not None and node.rest_converter is not None:
         rest = (_slot(node.rest_converter), node.rest.plain())
