@@ -424,6 +424,7 @@ def test_mounted_bare_apps_start_and_stop_with_their_parent() -> None:
 
         @asynccontextmanager
         async def lifespan(app: Bare) -> Any:
+            assert isinstance(app, Bare)
             events.append(f"{name} enter")
             yield {f"{name}_resource": name}
             events.append(f"{name} exit")
@@ -442,8 +443,9 @@ def test_mounted_bare_apps_start_and_stop_with_their_parent() -> None:
     child = app_with_lifespan("child")
     grandchild = app_with_lifespan("grandchild")
     child.mount("/deeper", grandchild)
-    parent.mount("/child", _AddsHeader(child, b"x-wrapped"))  # found through `.app`
-    parent.mount("/again", child)  # the same app twice starts once
+    child.mount("/again", grandchild)  # the same app twice starts once
+    parent.mount("/raw", _mounted)  # not a bare app, and nothing wraps one: skipped
+    parent.mount("/child", _AddsHeader(_AddsHeader(child, b"x-1"), b"x-2"))  # found via .app
 
     with TestClient(parent) as client:
         assert events == [
@@ -456,6 +458,8 @@ def test_mounted_bare_apps_start_and_stop_with_their_parent() -> None:
         ]
         shared = ["child_resource", "grandchild_resource", "parent_resource"]
         assert client.get("/child/deeper/state").json() == shared
+        with pytest.raises(RuntimeError, match="after the application has started"):
+            child.add_middleware(_AddsHeader, name=b"x-late")  # its stack was built
     assert events[6:] == [
         "grandchild exit",
         "grandchild shutdown",
@@ -464,6 +468,50 @@ def test_mounted_bare_apps_start_and_stop_with_their_parent() -> None:
         "parent exit",
         "parent shutdown",
     ]
+
+
+def test_an_app_that_wraps_itself_is_not_followed_forever() -> None:
+    class Loop:
+        def __init__(self) -> None:
+            self.app = self
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            raise AssertionError("never called")
+
+    events: list[str] = []
+    parent = Bare(on_startup=[lambda: events.append("parent")])
+    parent.mount("/loop", Loop())  # type: ignore[arg-type]
+    with TestClient(parent):
+        assert events == ["parent"]
+
+
+def test_lifespan_failures_are_logged_and_reported(caplog: pytest.LogCaptureFixture) -> None:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Bare) -> Any:
+        yield
+        raise RuntimeError("context broke")
+
+    def handler_breaks() -> None:
+        raise KeyError("handler broke")
+
+    app = Bare(lifespan=lifespan, on_shutdown=[handler_breaks])
+    client = TestClient(app)
+    with caplog.at_level(logging.ERROR, logger="bare"):
+        client.__enter__()
+        with pytest.raises(Exception, match="context broke") as caught:
+            client.__exit__(None, None, None)
+    assert "RuntimeError: context broke; KeyError: 'handler broke'" in str(caught.value)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "lifespan shutdown failed" in messages
+    assert f"shutdown handler {handler_breaks!r} failed" in messages
+
+    broken = Bare(on_startup=[handler_breaks])
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="bare"), pytest.raises(Exception, match="handler"):
+        TestClient(broken).__enter__()
+    assert [r.getMessage() for r in caplog.records] == ["application startup failed"]
 
 
 def test_a_mounted_app_that_fails_to_start_stops_what_started(
@@ -622,3 +670,70 @@ def test_an_ambiguous_handshake_is_refused(headers: list[Any], reason: str) -> N
     assert len(sent) == 1
     assert (sent[0]["type"], sent[0]["code"]) == ("websocket.close", 1008)
     assert sent[0]["reason"].startswith(reason)
+
+
+# -- copies under a prefix, and the shortcuts -------------------------------------------------
+
+
+def test_included_websocket_routes_and_mounts_keep_their_names() -> None:
+    sub = Router()
+
+    @sub.websocket("/ws", name="chat")
+    async def chat(websocket: Any) -> None:
+        await websocket.close()
+
+    sub.mount("/files", _mounted, name="files")
+    app = Bare()
+    app.include_router(sub, prefix="/v1")
+    assert app.url_path_for("chat") == "/v1/ws"
+    assert app.url_path_for("files", path="a.txt") == "/v1/files/a.txt"
+
+
+@pytest.mark.parametrize("prefix", ["v1", "/v1/", "v1/"])
+def test_an_include_prefix_must_start_and_not_end_with_a_slash(prefix: str) -> None:
+    with pytest.raises(RouteError, match="must start with '/' and not end with one"):
+        Bare().include_router(Router(), prefix=prefix)
+
+
+def test_a_routes_own_limit_beats_its_routers(asgi_call: Call) -> None:
+    sub = Router(max_body_size=3)
+    sub.add_route("/echo", _echo_length, ["POST"], max_body_size=10)
+    app = Bare()
+    app.include_router(sub)
+    assert asgi_call(app, "POST", "/echo", body=b"12345").json() == 5
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_the_method_shortcuts_pass_options_on(asgi_call: Call, method: str) -> None:
+    app = Bare()
+    shortcut = getattr(app, method.lower())
+    shortcut("/x", name="x", max_body_size=2)(_echo_length)
+    route = app.routes[0]
+    assert isinstance(route, Route)
+    assert (route.methods, route.name, route.max_body_size) == ((method,), "x", 2)
+    assert asgi_call(app, method, "/x").status == 200
+
+
+async def _no_headers_key(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200})  # headers may be left out
+    await send({"type": "http.response.body", "body": b"bare start"})
+
+
+def test_handed_over_headers_reach_a_mount_whose_start_has_no_headers(asgi_call: Call) -> None:
+    app = Bare()
+    app.mount("/raw", _no_headers_key)
+    app.add_middleware(_AddsHeader, name=b"x-outer")
+    reply = asgi_call(app, "GET", "/raw/x")
+    assert (reply.body, reply.header_list("x-outer")) == (b"bare start", ["1"])
+
+
+def test_full_path_without_a_root_path_key() -> None:
+    from bare._paths import full_path, route_path
+
+    assert full_path({"path": "/a"}) == route_path({"path": "/a"}) == "/a"
+
+
+def test_route_options_repr_lists_every_option() -> None:
+    assert repr(RouteOptions(name="a", max_body_size=5)) == (
+        "RouteOptions(max_body_size=5, name='a')"
+    )
