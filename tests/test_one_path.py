@@ -737,3 +737,47 @@ def test_route_options_repr_lists_every_option() -> None:
     assert repr(RouteOptions(name="a", max_body_size=5)) == (
         "RouteOptions(max_body_size=5, name='a')"
     )
+
+
+# -- the response constructor's inlined status check ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "status_code"),
+    [
+        (None, None),
+        (201, None),
+        (100, None),
+        (599, None),
+        (99, None),
+        (600, None),
+        ("200", None),
+        (200.0, None),
+        (True, None),
+        (None, 404),
+        (None, 99),
+        (201, 202),
+    ],
+)
+def test_the_inlined_status_check_agrees_with_resolve(status: Any, status_code: Any) -> None:
+    from http import HTTPStatus
+
+    from bare.responses import _OK, _resolve
+
+    def outcome(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (TypeError, ValueError) as exc:
+            return type(exc), str(exc)
+
+    given = _OK if status is None else status
+    inlined = outcome(lambda: PlainTextResponse("", given, status_code=status_code).status)
+    reference = outcome(lambda: _resolve(given, _OK, status_code))
+    assert inlined == reference
+    assert outcome(lambda: PlainTextResponse("", HTTPStatus.CREATED).status) == 201
+
+
+def test_the_ready_length_headers_are_the_computed_ones() -> None:
+    from bare.responses import _LENGTH_HEADERS
+
+    assert _LENGTH_HEADERS == [(b"content-length", str(n).encode()) for n in range(2048)]

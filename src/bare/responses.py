@@ -106,7 +106,8 @@ def _content_type_header(value: str) -> tuple[bytes, bytes]:
     return pair
 
 
-# PERF: content-length headers of small bodies, ready to send.
+# PERF: content-length headers of small bodies, ready to send (checked against the
+# computed ones by tests/test_one_path.py::test_the_ready_length_headers_are_the_computed_ones).
 _LENGTH_HEADERS = [(b"content-length", str(n).encode("ascii")) for n in range(2048)]
 
 
@@ -152,7 +153,8 @@ def json_messages(scope: Scope, value: Any) -> tuple[Message, Message]:
 def _ok_messages(
     scope: Scope, content_type: tuple[bytes, bytes], body: bytes
 ) -> tuple[Message, Message]:
-    # PERF: `messages()` and `_start_message()` for a 200, inlined.
+    # PERF: `messages()` and `_start_message()` for a 200, inlined; held to them by
+    # tests/test_one_path.py::test_inlined_messages_match_the_responses.
     size = len(body)
     headers = [content_type, _LENGTH_HEADERS[size] if size < 2048 else _length_header(size)]
     extra = scope.get(RESPONSE_HEADERS_KEY)
@@ -207,7 +209,8 @@ class Response:
             if content_type is not ...:
                 raise _both("content_type", "media_type")
             content_type = media_type
-        # PERF: _resolve, inlined for the usual cases
+        # PERF: _resolve, inlined for the usual cases; held to it by
+        # tests/test_one_path.py::test_the_inlined_status_check_agrees_with_resolve.
         if status is _OK and status_code is None:
             self._status = status = 200
         elif status_code is None and type(status) is int and 100 <= status <= 599:
