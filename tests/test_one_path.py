@@ -780,4 +780,4 @@ def test_the_inlined_status_check_agrees_with_resolve(status: Any, status_code: 
 def test_the_ready_length_headers_are_the_computed_ones() -> None:
     from bare.responses import _LENGTH_HEADERS
 
-    assert _LENGTH_HEADERS == [(b"content-length", str(n).encode()) for n in range(2048)]
+    assert [(b"content-length", str(n).encode()) for n in range(2048)] == _LENGTH_HEADERS
