@@ -87,9 +87,6 @@ def _matches(raw_name: Any, key: bytes) -> bool:
 # loop stopped, what _headers.pyx raises for the same list. No pair is read twice.
 
 
-_UNREAD: Any = object()  # framing_problem's name until its item is unpacked
-
-
 def _malformed(
     raw: Sequence[Any], it: Iterator[Any], name: Any, value: Any, value_read: bool
 ) -> Exception | None:
@@ -367,12 +364,9 @@ def framing_problem(raw: RawHeaders) -> str | None:
     content_length = transfer_encoding = host = 0
     if type(raw) is not list:
         raw = list(raw)
-    item = name = _UNREAD
+    item: Any = None
     try:
         for item in raw:
-            # NOTE: names skipped below need not be bytes, so the loop keeps track of
-            # whether the item it stops on unpacked.
-            name = _UNREAD
             name, _ = item
             # PERF: servers send lower-case names; lower() only for names of a matching
             # size, and only they must be bytes (a bytearray would compare equal).
@@ -393,9 +387,13 @@ def framing_problem(raw: RawHeaders) -> str | None:
                 if name == b"transfer-encoding" or _lower(name) == b"transfer-encoding":
                     transfer_encoding += 1
     except (TypeError, ValueError):
-        if name is _UNREAD:
+        # The item the loop stopped on: one that does not unpack, or whose name has no
+        # length or is not bytes. Found again here, so the loop keeps no extra state.
+        try:
+            name, _ = item
+        except (TypeError, ValueError):
             raise _bad_pair(item) from None
-        raise _not_bytes(name) from None  # no length, or the length of a name looked for
+        raise _not_bytes(name) from None
     if content_length and transfer_encoding:
         return BOTH_LENGTH_AND_CHUNKED
     if content_length > 1:
