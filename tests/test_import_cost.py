@@ -20,6 +20,8 @@ LAZY = [
     "platform",  # implementation checks: sys.implementation is enough
     "concurrent.futures",  # thread pools, made when a sync handler first runs
     "mimetypes",  # file responses
+    "urllib.parse",  # URLs, query strings, Location headers (it loads ipaddress too)
+    "http",  # status phrases for error details
 ]
 
 

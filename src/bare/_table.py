@@ -23,10 +23,9 @@ method (mounts use it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from ._templates import Literal, Mixed, Param, PathTemplate, RouteError
+from ._templates import Literal, Mixed, Param, PathTemplate, RouteError, Value
 from .converters import KIND_OTHER, KIND_PATH, KIND_STR, Converter
 
 __all__ = ["ANY_METHOD", "RouteConflictError", "Table", "TableBuilder", "TableEntry"]
@@ -58,20 +57,26 @@ class RouteConflictError(RouteError):
     __module__ = "bare.routing"  # where users import it from
 
 
-@dataclass(frozen=True)
-class TableEntry:
+class TableEntry(Value):
     """One pattern, the methods it answers and what a match returns."""
 
-    template: PathTemplate
-    methods: tuple[str, ...]
-    target: Any
-    label: str
+    __slots__ = ("label", "methods", "target", "template")
+
+    def __init__(
+        self, template: PathTemplate, methods: tuple[str, ...], target: Any, label: str
+    ) -> None:
+        self.template = template
+        self.methods = methods
+        self.target = target
+        self.label = label
 
 
-@dataclass
 class _Leaf:
-    handlers: dict[str, tuple[Any, tuple[str, ...]]] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("handlers", "labels")
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, tuple[Any, tuple[str, ...]]] = {}
+        self.labels: dict[str, str] = {}
 
     def plain(self) -> Leaf:
         methods = {m for m in self.handlers if m != ANY_METHOD}
@@ -81,14 +86,16 @@ class _Leaf:
         return dict(self.handlers), tuple(sorted(methods))
 
 
-@dataclass
 class _Node:
-    static: dict[str, _Node] = field(default_factory=dict)
-    mixed: dict[tuple[Any, ...], tuple[Mixed, _Node]] = field(default_factory=dict)
-    params: dict[str, tuple[Converter, _Node]] = field(default_factory=dict)
-    rest: _Leaf | None = None
-    rest_converter: Converter | None = None
-    leaf: _Leaf | None = None
+    __slots__ = ("leaf", "mixed", "params", "rest", "rest_converter", "static")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node] = {}
+        self.mixed: dict[tuple[Any, ...], tuple[Mixed, _Node]] = {}
+        self.params: dict[str, tuple[Converter, _Node]] = {}
+        self.rest: _Leaf | None = None
+        self.rest_converter: Converter | None = None
+        self.leaf: _Leaf | None = None
 
 
 def _slot(converter: Converter) -> Slot:

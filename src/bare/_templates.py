@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from .converters import KIND_PATH, Converter, get_converter
 
@@ -22,36 +20,74 @@ class RouteError(ValueError):
     __module__ = "bare.routing"  # where users import it from
 
 
-@dataclass(frozen=True)
-class Literal:
+class Value:
+    """A small immutable record: equality, hashing and repr come from its `__slots__`.
+
+    Plain classes rather than dataclasses: a dataclass is generated with `exec` at
+    import, which would cost `import bare` more than everything else here.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Value)
+            and type(other) is type(self)
+            and self._fields() == other._fields()
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if hasattr(self, name):
+            raise AttributeError(f"{type(self).__name__}.{name} cannot be changed")
+        object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Literal(Value):
     """A segment of plain text."""
 
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
     def key(self) -> tuple[Any, ...]:
         return ("L", self.text)
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(Value):
     """A segment that is one parameter: `{name}` or `{name:conv}`."""
 
-    name: str
-    converter: Converter
+    __slots__ = ("converter", "name")
+
+    def __init__(self, name: str, converter: Converter) -> None:
+        self.name = name
+        self.converter = converter
 
     def key(self) -> tuple[Any, ...]:
         return ("P", self.converter.name)
 
 
-@dataclass(frozen=True)
-class Mixed:
+class Mixed(Value):
     """A segment mixing text and parameters: `{name}.{ext}`, `v{major:int}`.
 
     `literals` has one more item than `params`: text before, between and after them.
     """
 
-    literals: tuple[str, ...]
-    params: tuple[Param, ...]
+    __slots__ = ("literals", "params")
+
+    def __init__(self, literals: tuple[str, ...], params: tuple[Param, ...]) -> None:
+        self.literals = literals
+        self.params = params
 
     def key(self) -> tuple[Any, ...]:
         return ("M", self.literals, tuple(p.converter.name for p in self.params))
@@ -60,13 +96,17 @@ class Mixed:
 Segment = Literal | Param | Mixed
 
 
-@dataclass(frozen=True)
-class PathTemplate:
+class PathTemplate(Value):
     """A parsed route pattern."""
 
-    template: str
-    segments: tuple[Segment, ...]
-    param_names: tuple[str, ...]
+    __slots__ = ("param_names", "segments", "template")
+
+    def __init__(
+        self, template: str, segments: tuple[Segment, ...], param_names: tuple[str, ...]
+    ) -> None:
+        self.template = template
+        self.segments = segments
+        self.param_names = param_names
 
     @property
     def is_static(self) -> bool:
@@ -91,6 +131,8 @@ class PathTemplate:
         Raises `ValueError` naming the problem when a value is missing, extra, or not
         accepted by its converter.
         """
+        from urllib.parse import quote  # here, not at import: see tests/test_import_cost.py
+
         expected = set(self.param_names)
         missing = expected - values.keys()
         extra = values.keys() - expected
@@ -127,6 +169,8 @@ def _param_to_url(template: str, param: Param, value: Any) -> str:
         raise ValueError(
             f"{template}: {param.name}={value!r} is not a valid {converter.name!r} value"
         )
+    from urllib.parse import quote
+
     safe = _PATH_SAFE if converter.kind == KIND_PATH else _SEGMENT_SAFE
     return quote(text, safe=safe)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-from urllib.parse import SplitResult, urlsplit
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 __all__ = ["URL", "Address", "QueryParams", "State"]
 
@@ -22,6 +24,8 @@ class URL:
 
     def __init__(self, text: str) -> None:
         self._text = text
+        from urllib.parse import urlsplit  # here, not at import: see tests/test_import_cost.py
+
         self._parts: SplitResult = urlsplit(text)
 
     @property

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
 __all__ = ["ClientDisconnect", "HTTPException", "WebSocketException"]
 
 
 def _phrase(status: int) -> str:
+    from http import HTTPStatus  # here: building the enum is a cost `import bare` need not pay
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:

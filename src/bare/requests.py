@@ -7,7 +7,6 @@ import re
 from collections.abc import AsyncIterator
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote
 
 from ._json import JSONDecodeError, loads
 from ._paths import full_path
@@ -34,6 +33,14 @@ _REG_NAME = rf"(?:[A-Za-z0-9\-._~{_SUB_DELIMS}]|%[0-9A-Fa-f]{{2}})+"
 _IPV6 = r"\[(?P<ipv6>[0-9A-Fa-f:.]+)\]"
 _IPV_FUTURE = rf"\[[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~{_SUB_DELIMS}:]+\]"
 _HOST = re.compile(rf"(?:{_IPV6}|{_IPV_FUTURE}|{_REG_NAME})(?::[0-9]*)?")
+
+
+def _quote(path: str) -> str:
+    # urllib.parse (and the ipaddress module it loads) is imported where it is used, so
+    # that `import bare` does not pay for it: see tests/test_import_cost.py.
+    from urllib.parse import quote
+
+    return quote(path, safe=_PATH_SAFE, errors="surrogatepass")
 
 
 def is_json_content_type(content_type: str) -> bool:
@@ -94,6 +101,8 @@ class HTTPConnection:
         """Every query parameter: name -> list of values. More than 1000 items is a 400."""
         if self._query is None:
             try:
+                from urllib.parse import parse_qsl  # here: see _quote
+
                 pairs = parse_qsl(
                     self.query_string, keep_blank_values=True, max_num_fields=MAX_QUERY_ITEMS
                 )
@@ -126,10 +135,8 @@ class HTTPConnection:
         the server's address stands in.
         """
         raw_path: bytes | None = self.scope.get("raw_path")
-        if raw_path is not None:
-            path = raw_path.decode("latin-1")
-        else:  # servers that leave raw_path out: quote the decoded path again
-            path = quote(full_path(self.scope), safe=_PATH_SAFE, errors="surrogatepass")
+        # Servers that leave raw_path out: quote the decoded path again.
+        path = raw_path.decode("latin-1") if raw_path is not None else _quote(full_path(self.scope))
         query = self.query_string
         return URL(self._origin() + path + (f"?{query}" if query else ""))
 
@@ -148,7 +155,7 @@ class HTTPConnection:
 
     def _root_path(self) -> str:
         root_path: str = self.scope.get("root_path", "")
-        return quote(root_path, safe=_PATH_SAFE, errors="surrogatepass") if root_path else ""
+        return _quote(root_path) if root_path else ""
 
     def _origin(self) -> str:
         """`scheme://host[:port]` from the Host header, else from the server's address.

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterable, Iterable, Mapping
 from stat import S_ISREG
 from types import EllipsisType
 from typing import Any
-from urllib.parse import quote
 
 from ._concurrency import (
     DONE,
@@ -426,6 +425,8 @@ class RedirectResponse(Response):
                 f"redirect status must be one of 301, 302, 303, 307, 308, not {status}"
             )
         super().__init__(b"", status, headers, content_type=None)
+        from urllib.parse import quote  # here, not at import: see tests/test_import_cost.py
+
         self.set_header("location", quote(location, safe=_URL_SAFE))
 
 
@@ -682,6 +683,8 @@ def _guess_type(name: str) -> str:
 def _disposition(filename: str) -> str:
     ascii_name = filename.encode("ascii", "replace").decode("ascii")
     ascii_name = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in ascii_name)
+    from urllib.parse import quote
+
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypedDict, TypeVar
-from urllib.parse import quote
 
 from ._concurrency import is_async_callable
 from ._endpoints import http_endpoint, websocket_endpoint
@@ -579,6 +578,8 @@ class Router(MethodShortcuts):
             # The template quotes the prefix as route literals are quoted.
             prefix = mount.template.build(prefix_params) if mount.path else ""
             if child_name is None:
+                from urllib.parse import quote
+
                 return prefix + "/" + quote(str(rest).lstrip("/"), safe=_LOCATION_SAFE)
             if child_url_path_for is None:
                 return None
@@ -595,6 +596,8 @@ class Router(MethodShortcuts):
 
 def location_for(scope: Scope, path: str) -> str:
     """A relative Location for `path` in this app: root_path + quoted path + query."""
+    from urllib.parse import quote  # here, not at import: see tests/test_import_cost.py
+
     root_path = scope.get("root_path", "")
     location = quote(root_path + path, safe=_LOCATION_SAFE, errors="surrogatepass")
     query: bytes = scope.get("query_string", b"")
