@@ -781,3 +781,73 @@ def test_the_ready_length_headers_are_the_computed_ones() -> None:
     from bare.responses import _LENGTH_HEADERS
 
     assert [(b"content-length", str(n).encode()) for n in range(2048)] == _LENGTH_HEADERS
+
+
+# -- more survivors of the mutation run ----------------------------------------------------
+
+
+def test_websocket_route_names_are_kept_everywhere() -> None:
+    async def handler(websocket: Any) -> None:
+        await websocket.close()
+
+    sub = Router()
+    sub.websocket("/a", name="by-decorator")(handler)
+    sub.add_websocket_route("/b", handler, name="by-call")
+    app = Bare()
+    app.include_router(sub, prefix="/v1")
+    assert [r.name for r in app.routes] == ["by-decorator", "by-call"]
+    assert app.url_path_for("by-call") == "/v1/b"
+
+
+def test_a_callable_object_is_named_by_its_class() -> None:
+    class Handler:
+        async def __call__(self, request: Request) -> str:
+            return "ok"
+
+    assert Route("/", Handler()).name == "Handler"
+
+
+def test_registration_mistakes_say_what_is_wrong() -> None:
+    with pytest.raises(RouteError, match="answers no method"):
+        Route("/", _echo_length, methods=[])
+    with pytest.raises(RouteError, match="must start with '/'"):
+        Mount("api", _mounted)
+    with pytest.raises(RouteConflictError, match="mount '/'"):
+        app = Bare()
+        app.mount("/", _mounted)
+        app.mount("/", _mounted)
+
+
+def test_a_mount_prefix_loses_its_trailing_slash(asgi_call: Call) -> None:
+    app = Bare()
+    app.mount("/api/", _mounted)
+    assert app.routes[0].path == "/api"
+    assert asgi_call(app, "GET", "/api/x").body == b"mounted /api"
+
+
+def test_a_body_limit_of_zero_refuses_any_body(asgi_call: Call) -> None:
+    app = Bare()
+    app.add_route("/echo", _echo_length, ["POST"], max_body_size=0)
+    assert asgi_call(app, "POST", "/echo").json() == 0
+    assert asgi_call(app, "POST", "/echo", body=b"x").status == 413
+
+
+def test_slash_redirects_follow_the_method(asgi_call: Call, make_router: Call) -> None:
+    app = Bare()
+    app.router = make_router()
+    app.add_route("/items", _echo_length, ["POST"])
+    assert app.router.resolve("POST", "/items/") == (REDIRECT, "/items", None)
+    reply = asgi_call(app, "POST", "/items/")
+    assert (reply.status, reply.header("location")) == (308, "/items")
+
+
+def test_a_named_mounts_path_is_built_and_checked() -> None:
+    from bare import NoMatchFound
+
+    app = Bare()
+    app.mount("/files", _mounted, name="files")
+    assert app.url_path_for("files", path="/a:b/c/") == "/files/a:b/c/"
+    with pytest.raises(NoMatchFound, match="takes its prefix parameters and path="):
+        app.url_path_for("files")
+    with pytest.raises(NoMatchFound, match="takes its prefix parameters and path="):
+        app.url_path_for("files", path="x", other=1)

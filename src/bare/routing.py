@@ -161,13 +161,12 @@ class Route:
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
         self.methods: tuple[str, ...] = tuple(
-            dict.fromkeys(m.upper() for m in (methods or ["GET"]))
+            dict.fromkeys(m.upper() for m in (["GET"] if methods is None else methods))
         )
         if not self.methods:
             raise RouteError(f"route {path!r} answers no method")
         self.options = options
         self.name = options.name if options.name is not None else _endpoint_name(endpoint)
-        self.is_async = is_async_callable(endpoint)
         self.bind(DEFAULT_MAX_BODY_SIZE)
 
     def bind(self, app_max_body_size: int | None) -> None:
