@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypedDict, TypeVar
 
 from ._concurrency import is_async_callable
 from ._endpoints import http_endpoint, websocket_endpoint
@@ -57,7 +57,6 @@ _LOCATION_SAFE = "/!$&'()*+,;=:@~"
 _QUERY_SAFE = _LOCATION_SAFE + "?%"
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 BodyLimit = int | None | EllipsisType  # `...`: the app's limit
 
@@ -299,13 +298,13 @@ class Matcher(Protocol[T_co]):
     ) -> tuple[int, T_co | tuple[str, ...] | None, dict[str, Any] | None]: ...
 
 
-class Resolution(NamedTuple, Generic[T]):
+class Resolution(NamedTuple):
     """What `Router.resolve` decided: `code` is FOUND, METHOD_NOT_ALLOWED, REDIRECT or
     NOT_FOUND; `target` is the route, the allowed methods, the path to redirect to, or
     None; `params` the path parameters of a FOUND."""
 
     code: int
-    target: T | tuple[str, ...] | str | None
+    target: AnyRoute | tuple[str, ...] | str | None
     params: dict[str, Any] | None
 
 
@@ -492,7 +491,7 @@ class Router(MethodShortcuts):
             self._websocket_matcher = self._matcher_class(self._websocket.table())
         return self._websocket_matcher
 
-    def resolve(self, method: str, path: str) -> Resolution[AnyRoute]:
+    def resolve(self, method: str, path: str) -> Resolution:
         """Match an HTTP request.
 
         Returns `(FOUND, route, params)`, `(METHOD_NOT_ALLOWED, allow, None)`,
@@ -520,7 +519,7 @@ class Router(MethodShortcuts):
             return None
         return other
 
-    def resolve_websocket(self, path: str) -> Resolution[AnyRoute]:
+    def resolve_websocket(self, path: str) -> Resolution:
         """Match a WebSocket connection: `(FOUND, route, params)` or `(NOT_FOUND, None, None)`."""
         matcher = self._websocket_matcher or self.websocket_matcher()
         code, target, params = matcher.match(WEBSOCKET_METHOD, path)
