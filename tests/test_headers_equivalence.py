@@ -264,3 +264,18 @@ framing_names = st.sampled_from(
 )
 def test_framing_problem_agrees(raw: list[tuple[bytes, bytes]]) -> None:
     assert outcome(_headers.framing_problem, raw) == outcome(_headers_py.framing_problem, raw)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: [iter((memoryview(b"host"), b"x"))],  # unpacks once, then a wrong name
+        lambda: [iter((None, b"x"))],
+        lambda: [(b"a", b"b"), iter((b"host", b"x")), (None, b"")],
+        lambda: [iter((b"host",))],  # an iterator that does not unpack
+    ],
+)
+def test_framing_problem_agrees_on_iterator_items(make: Any) -> None:
+    # An item is unpacked once: the pure twin must not unpack it again to word its error.
+    compiled = outcome(_headers.framing_problem, make(), message=True)
+    assert compiled == outcome(_headers_py.framing_problem, make(), message=True)

@@ -16,7 +16,6 @@ LAZY = [
     "uuid",  # {id:uuid} parameters (and the uuid module asks the platform its name)
     "decimal",  # building URLs with float parameters
     "html",  # debug pages
-    "traceback",  # debug pages
     "platform",  # implementation checks: sys.implementation is enough
     "concurrent.futures",  # thread pools, made when a sync handler first runs
     "mimetypes",  # file responses

@@ -347,7 +347,7 @@ def test_an_error_after_the_response_started_reaches_the_server() -> None:
     assert handled == []
 
 
-def test_a_tuple_result_is_refused_with_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_tuple_result_is_refused_with_a_clear_error() -> None:
     app = Bare()
     app.add_route("/", lambda request: ({"x": 1}, 201))
     with pytest.raises(TypeError, match=r"returned a tuple.*JSONResponse\(body, status=201\)"):

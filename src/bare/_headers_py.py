@@ -84,7 +84,8 @@ def _matches(raw_name: Any, key: bytes) -> bool:
 
 # Reading the raw list. PERF: each reader runs its plain loop inside one `try`, which
 # costs nothing until it catches; only then does `_malformed` work out, from where the
-# loop stopped, what _headers.pyx raises for the same list. No pair is read twice.
+# loop stopped, what _headers.pyx raises for the same list. No pair is read twice (an
+# item may be an iterator). Guarded by the equivalence test named in `_malformed`.
 
 
 def _malformed(
@@ -92,6 +93,11 @@ def _malformed(
 ) -> Exception | None:
     """The error for the pair a reader's loop stopped on, or None if no pair is at fault
     (the error came from elsewhere, and stands).
+
+    PERF: readers test `type(raw) is not list` once and copy anything else (a tuple
+    too, which is rare), where _headers.pyx copies anything but a list or a tuple.
+    Guarded by tests/test_headers_equivalence.py::test_headers_agree_on_malformed_raw_lists,
+    which feeds both twins lists, tuples and non-iterables and compares every error.
 
     Readers copy a `raw` that is not a list (as _headers.pyx copies anything but a list
     or a tuple) and loop over `it = iter(raw)`, so where the loop stopped can be found.
@@ -107,6 +113,9 @@ def _malformed(
     if 0 <= at < len(raw):
         return _bad_pair(raw[at])  # did not unpack
     return None
+
+
+_UNREAD: Any = object()  # framing_problem's name until its item is unpacked
 
 
 def _bad_pair(item: object) -> Exception:
@@ -141,7 +150,7 @@ class Headers(Mapping[str, str]):
         if key is None:
             return default
         raw = self._raw
-        if type(raw) is not list:  # PERF: one check; a tuple is copied too, it is rare
+        if type(raw) is not list:  # PERF: see _malformed
             raw = list(raw)
         it = iter(raw)
         raw_name = value = b""
@@ -149,11 +158,8 @@ class Headers(Mapping[str, str]):
             for raw_name, value in it:
                 if _lower(raw_name) == key:
                     return _decode(value, "latin-1")
-        except (TypeError, ValueError):
-            error = _malformed(raw, it, raw_name, value, _matches(raw_name, key))
-            if error is None:
-                raise
-            raise error from None
+        except (TypeError, ValueError) as exc:
+            raise _malformed(raw, it, raw_name, value, _matches(raw_name, key)) or exc from None
         return default
 
     def __getitem__(self, name: str) -> str:
@@ -172,7 +178,7 @@ class Headers(Mapping[str, str]):
         if key is None:
             return values
         raw = self._raw
-        if type(raw) is not list:  # PERF: one check; a tuple is copied too, it is rare
+        if type(raw) is not list:  # PERF: see _malformed
             raw = list(raw)
         it = iter(raw)
         raw_name = value = b""
@@ -180,11 +186,8 @@ class Headers(Mapping[str, str]):
             for raw_name, value in it:
                 if _lower(raw_name) == key:
                     values.append(_decode(value, "latin-1"))
-        except (TypeError, ValueError):
-            error = _malformed(raw, it, raw_name, value, _matches(raw_name, key))
-            if error is None:
-                raise
-            raise error from None
+        except (TypeError, ValueError) as exc:
+            raise _malformed(raw, it, raw_name, value, _matches(raw_name, key)) or exc from None
         return values
 
     def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
@@ -192,18 +195,15 @@ class Headers(Mapping[str, str]):
         items: list[tuple[str, str]] = []
         append = items.append
         raw = self._raw
-        if type(raw) is not list:  # PERF: one check; a tuple is copied too, it is rare
+        if type(raw) is not list:  # PERF: see _malformed
             raw = list(raw)
         it = iter(raw)
         raw_name = value = b""
         try:
             for raw_name, value in it:
                 append((_decode(_lower(raw_name), "latin-1"), _decode(value, "latin-1")))
-        except (TypeError, ValueError):
-            error = _malformed(raw, it, raw_name, value, True)
-            if error is None:
-                raise
-            raise error from None
+        except (TypeError, ValueError) as exc:
+            raise _malformed(raw, it, raw_name, value, True) or exc from None
         return items
 
     def _firsts(self) -> dict[str, str]:
@@ -286,7 +286,8 @@ def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
         pair = name.lower().encode("ascii"), value.encode("latin-1")
     except UnicodeEncodeError as exc:  # printable but beyond latin-1
         raise _value_error(name, value, _leading_blank(value, exc.start)) from None
-    # PERF: strip() gives back the very same str when there is nothing to strip.
+    # PERF: strip() gives back the very same str when there is nothing to strip. Guarded
+    # by tests/test_headers_impls.py::test_encode_header_refuses_whitespace_at_either_end.
     if value.strip(" \t") is not value and (value[:1] in _BLANKS or value[-1:] in _BLANKS):
         raise _value_error(name, value, 0 if value[:1] in _BLANKS else len(value) - 1)
     return pair
@@ -364,12 +365,18 @@ def framing_problem(raw: RawHeaders) -> str | None:
     content_length = transfer_encoding = host = 0
     if type(raw) is not list:
         raw = list(raw)
-    item: Any = None
+    unread = item = name = _UNREAD
     try:
         for item in raw:
+            # The name is reset for each item, so that the error below can tell an item
+            # that does not unpack from one whose name is wrong: an item may be an
+            # iterator, which cannot be unpacked a second time to find out.
+            name = unread
             name, _ = item
             # PERF: servers send lower-case names; lower() only for names of a matching
-            # size, and only they must be bytes (a bytearray would compare equal).
+            # size, and only they must be bytes (a bytearray would compare equal). Guarded
+            # by tests/test_headers_equivalence.py::test_framing_problem_agrees and
+            # tests/test_headers_impls.py, which compare with the compiled twin.
             size = len(name)
             if size == 14:
                 if type(name) is not bytes and not isinstance(name, bytes):
@@ -387,13 +394,9 @@ def framing_problem(raw: RawHeaders) -> str | None:
                 if name == b"transfer-encoding" or _lower(name) == b"transfer-encoding":
                     transfer_encoding += 1
     except (TypeError, ValueError):
-        # The item the loop stopped on: one that does not unpack, or whose name has no
-        # length or is not bytes. Found again here, so the loop keeps no extra state.
-        try:
-            name, _ = item
-        except (TypeError, ValueError):
+        if name is unread:
             raise _bad_pair(item) from None
-        raise _not_bytes(name) from None
+        raise _not_bytes(name) from None  # no length, or the length of a name looked for
     if content_length and transfer_encoding:
         return BOTH_LENGTH_AND_CHUNKED
     if content_length > 1:
