@@ -102,3 +102,33 @@ def test_middleware_inside_a_mounted_app_wraps_send(asgi_call: Call) -> None:
     reply = asgi_call(app, "GET", "/raw/x")
     assert reply.body == b"raw"
     assert reply.header_list("x-request-id") == ["1"]
+
+
+def test_headers_handed_over_after_a_mount_started_still_reach_its_response(
+    asgi_call: Call,
+) -> None:
+    # A middleware of the outer app keeps its scope; the mounted app's handler hands a
+    # header over through it while the mount is already running (as csrf_token() does).
+    outer_scopes: list[Any] = []
+
+    class KeepScope:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            outer_scopes.append(scope)
+            await self.app(scope, receive, send)
+
+    inner = Bare()
+
+    @inner.get("/page")
+    async def page(request: Request) -> str:
+        assert add_response_headers(outer_scopes[-1], [(b"vary", b"Cookie")])
+        return "page"
+
+    app = Bare()
+    app.add_middleware(KeepScope)
+    app.mount("/inner", inner)
+    reply = asgi_call(app, "GET", "/inner/page")
+    assert (reply.status, reply.body) == (200, b"page")
+    assert reply.header_list("vary") == ["Cookie"]

@@ -735,7 +735,7 @@ def test_full_path_without_a_root_path_key() -> None:
 
 def test_route_options_repr_lists_every_option() -> None:
     assert repr(RouteOptions(name="a", max_body_size=5)) == (
-        "RouteOptions(max_body_size=5, name='a')"
+        "RouteOptions(max_body_size=5, name='a', requires=None)"
     )
 
 

@@ -408,6 +408,17 @@ def test_compressed_responses_are_decoded(coding: str, compress: Callable[[bytes
     assert response.json() == {"big": True}
 
 
+def test_a_compressed_head_answer_has_no_body_to_decode() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-encoding", b"gzip"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    response = TestClient(app).head("/")
+    assert (response.status_code, response.content) == (200, b"")
+    assert response.headers["content-encoding"] == "gzip"
+
+
 def test_redirects_are_not_followed_by_default() -> None:
     app = Bare()
 

@@ -354,7 +354,12 @@ def encode_multipart(data: FormData, files: Files) -> tuple[bytes, str]:
 
 
 def decode_content(headers: ClientHeaders, body: bytes) -> bytes:
-    """Undo a gzip or deflate `Content-Encoding` (the client asks for those two)."""
+    """Undo a gzip or deflate `Content-Encoding` (the client asks for those two).
+
+    An empty body stays empty: a HEAD answer or a 304 has the headers and no body.
+    """
+    if not body:
+        return body
     for coding in reversed((headers.get("content-encoding") or "").lower().split(",")):
         coding = coding.strip()
         if coding in ("gzip", "x-gzip"):

@@ -90,6 +90,7 @@ class Bare(MethodShortcuts):
         self._shutdown_handlers = list(on_shutdown)
         self._middleware: list[tuple[Callable[..., ASGIApp], dict[str, Any]]] = []
         self._stack: ASGIApp | None = None
+        self._guarded = False  # whether __call__ guards a middleware stack (set with it)
         # What `_startup` started, for `_shutdown` to stop.
         self._running_context: AbstractAsyncContextManager[Any] | None = None
         self._running_children: list[Bare] = []
@@ -208,42 +209,38 @@ class Bare(MethodShortcuts):
             raise RuntimeError("cannot add middleware after the application has started")
         self._middleware.append((middleware_class, options))
 
-    def build_middleware_stack(self) -> ASGIApp:
-        """The app as served: the middleware, outermost first, around the dispatch.
+    def middleware(self, kind: str) -> Callable[[F], F]:
+        """Add a function middleware: `async def mw(request, call_next) -> response`.
 
-        With middleware, an error door sits outside them all: an exception a middleware
-        raises before the response starts reaches the app's exception handlers too.
+        As FastAPI users write them: `call_next(request)` runs the rest of the app and
+        returns its response, still streaming; return it (headers changed, say) or
+        another response. Only `"http"` middleware exist; it takes its place in the
+        stack as `add_middleware` would (see `bare.middleware.function`).
+        """
+        from .middleware.function import FunctionMiddleware, check_dispatch
+
+        if kind != "http":
+            raise ValueError(f'app.middleware({kind!r}): the only kind is "http"')
+
+        def decorator(func: F) -> F:
+            check_dispatch(func)
+            self.add_middleware(FunctionMiddleware, dispatch=func)
+            return func
+
+        return decorator
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The middleware, outermost first, around the dispatch: what `__call__` runs.
+
+        With middleware, `__call__` puts an error door around them all: an exception a
+        middleware raises before the response starts reaches the app's exception
+        handlers too.
         """
         app: ASGIApp = self._dispatch
-        if not self._middleware:
-            return app
         for middleware_class, options in reversed(self._middleware):
             app = middleware_class(app, **options)
-        return self._error_door(app)
-
-    def _error_door(self, app: ASGIApp) -> ASGIApp:
-        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            # Middleware may leave headers here for bare's responses to add.
-            scope[RESPONSE_HEADERS_KEY] = ACCEPTS_RESPONSE_HEADERS
-            started = False
-
-            async def send_and_track(message: Message) -> None:
-                nonlocal started
-                if message["type"] == "http.response.start":
-                    started = True
-                await send(message)
-
-            try:
-                await app(scope, receive, send_and_track)
-            except Exception as exc:
-                if started:
-                    raise  # too late for an error page: the server drops the connection
-                await self._answer_error(exc, scope, receive, send)
-
-        return guarded
+        self._guarded = bool(self._middleware)
+        return app
 
     # -- ASGI -------------------------------------------------------------------------
 
@@ -252,7 +249,27 @@ class Bare(MethodShortcuts):
         stack = self._stack
         if stack is None:
             stack = self._stack = self.build_middleware_stack()
-        await stack(scope, receive, send)
+        if not self._guarded or scope["type"] != "http":
+            await stack(scope, receive, send)
+            return
+        # The error door, here rather than in a wrapper of its own (one coroutine less
+        # per request). Middleware may leave headers for bare's responses in the scope.
+        scope[RESPONSE_HEADERS_KEY] = ACCEPTS_RESPONSE_HEADERS
+        started = False
+
+        # PERF: a plain function handing back send's awaitable: no coroutine of its own.
+        def send_and_track(message: Message) -> Awaitable[None]:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            return send(message)
+
+        try:
+            await stack(scope, receive, send_and_track)
+        except Exception as exc:
+            if started:
+                raise  # too late for an error page: the server drops the connection
+            await self._answer_error(exc, scope, receive, send)
 
     def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The innermost app: HTTP here, WebSocket and lifespan in their own methods.

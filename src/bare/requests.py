@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
@@ -15,15 +16,33 @@ from .exceptions import ClientDisconnect, HTTPException
 from .headers import Headers, parse_cookie
 
 if TYPE_CHECKING:
+    from ._server_timing import ServerTimer
+    from .sessions import Session
     from .types import Message, Receive, Scope
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "HTTPConnection", "Request"]
+__all__ = [
+    "AUTH_KEY",
+    "DEFAULT_MAX_BODY_SIZE",
+    "REQUEST_ID_KEY",
+    "SERVER_TIMING_KEY",
+    "SESSION_KEY",
+    "USER_KEY",
+    "HTTPConnection",
+    "Request",
+]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 MAX_QUERY_ITEMS = 1000
 MAX_COOKIE_HEADER = 8 * 1024
 MAX_COOKIES = 200
 _PATH_SAFE = "/!$&'()*+,;=:@~"
+
+# Scope keys that middleware fill and requests read (see the properties below).
+SESSION_KEY = "session"
+USER_KEY = "user"
+AUTH_KEY = "auth"
+REQUEST_ID_KEY = "bare.request_id"
+SERVER_TIMING_KEY = "bare.server_timing"
 
 # RFC 3986 section 3.2.2: a host is a reg-name (IPv4 addresses are spelled as one), or an
 # IP literal in brackets; RFC 9110 section 7.2 adds an optional port and nothing else, and
@@ -231,6 +250,61 @@ class HTTPConnection:
         Typed `Any` on purpose: the HTTP layer knows nothing of the application module.
         """
         return self.scope["app"]
+
+    # -- what middleware put in the scope ---------------------------------------------
+    # The keys are plain strings, not imports: the HTTP layer knows no middleware, and
+    # `session`, `user` and `auth` are the keys other ASGI middleware use too.
+
+    @property
+    def session(self) -> Session:
+        """The session, a dict: set by `bare.middleware.sessions.SessionMiddleware`.
+
+        Asking for it counts as reading it (the response gets `Vary: Cookie`): a
+        handler may hand the dict to a serializer that reads it without its methods.
+        """
+        session = self._from_middleware(SESSION_KEY, "SessionMiddleware", "sessions")
+        with suppress(AttributeError):  # a plain dict, from another session middleware
+            session.accessed = True
+        return session  # type: ignore[no-any-return]
+
+    @property
+    def user(self) -> Any:
+        """Who made the request: set by `AuthenticationMiddleware` (see `bare.authentication`)."""
+        return self._from_middleware(USER_KEY, "AuthenticationMiddleware", "authentication")
+
+    @property
+    def auth(self) -> Any:
+        """The credentials' scopes (`AuthCredentials`): set by `AuthenticationMiddleware`."""
+        return self._from_middleware(AUTH_KEY, "AuthenticationMiddleware", "authentication")
+
+    @property
+    def id(self) -> str | None:
+        """This request's id, set by `RequestIdMiddleware`; None without it."""
+        request_id: str | None = self.scope.get(REQUEST_ID_KEY)
+        return request_id
+
+    def timing(
+        self, name: str, duration: float | None = None, description: str | None = None
+    ) -> ServerTimer:
+        """Add a metric to this response's `Server-Timing` header (`ServerTimingMiddleware`).
+
+        `request.timing("db", 12.3, "primary")` adds one measured elsewhere (in
+        milliseconds); `with request.timing("db"):` times the block. Names and
+        descriptions are checked either way (`ValueError`); without the middleware
+        the metric is dropped, so handlers need not know whether it is there.
+        """
+        from ._server_timing import ServerTimer  # here: only handlers that time pay for it
+
+        return ServerTimer(self.scope.get(SERVER_TIMING_KEY), name, duration, description)
+
+    def _from_middleware(self, key: str, middleware: str, module: str) -> Any:
+        try:
+            return self.scope[key]
+        except KeyError:
+            raise RuntimeError(
+                f"request.{key} needs {middleware}: "
+                f"app.add_middleware(bare.middleware.{module}.{middleware}, ...)"
+            ) from None
 
 
 class Request(HTTPConnection):

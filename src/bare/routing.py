@@ -80,16 +80,26 @@ class RouteOptions:
     - `name`: the name `url_path_for` knows the route by (default: the handler's name).
     - `max_body_size`: this route's request body limit in bytes, `None` for none;
       left out (`...`), the app's limit applies.
+    - `requires`: the scopes a request must be authenticated with (a string or a list
+      of strings), as `bare.authentication.requires(...)` applied to the handler;
+      `None` (the default) checks nothing. `[]` asks for an authenticated user only.
     """
 
-    __slots__ = ("max_body_size", "name")
+    __slots__ = ("max_body_size", "name", "requires")
 
-    def __init__(self, *, name: str | None = None, max_body_size: BodyLimit = ...) -> None:
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        max_body_size: BodyLimit = ...,
+        requires: str | Iterable[str] | None = None,
+    ) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"route name must be a string, not {name!r}")
         _check_body_limit(max_body_size, "max_body_size")
         self.name = name
         self.max_body_size = max_body_size
+        self.requires = _scopes(requires)
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> RouteOptions:
@@ -120,10 +130,22 @@ class RouteOptions:
 
 class RouteOptionArgs(TypedDict, total=False):
     """The keyword form of `RouteOptions`, for type checkers (keep the two in step:
-    tests/test_route_records.py compares their fields)."""
+    tests/test_one_path.py::test_route_option_keywords_and_the_record_stay_in_step
+    compares them)."""
 
     name: str | None
     max_body_size: BodyLimit
+    requires: str | Iterable[str] | None
+
+
+def _scopes(requires: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if requires is None:
+        return None
+    scopes = (requires,) if isinstance(requires, str) else tuple(requires)
+    for scope in scopes:
+        if not isinstance(scope, str) or not scope:
+            raise TypeError(f"requires= takes scope names (non-empty strings), not {scope!r}")
+    return scopes
 
 
 def _check_body_limit(value: Any, what: str) -> None:
@@ -173,7 +195,12 @@ class Route:
         route leaves to the app (the body limit) from the app's settings."""
         limit = self.options.max_body_size
         self.max_body_size: int | None = app_max_body_size if limit is ... else limit
-        self.handle: ASGIApp = http_endpoint(self.endpoint, self.max_body_size)
+        endpoint = self.endpoint
+        if self.options.requires is not None:
+            from .authentication import requires  # here: only apps that use it load it
+
+            endpoint = requires(*self.options.requires)(endpoint)
+        self.handle: ASGIApp = http_endpoint(endpoint, self.max_body_size)
 
     def with_prefix(self, prefix: str) -> Route:
         """This route under `prefix`, with the same handler, methods and options."""
@@ -253,10 +280,11 @@ class Mount:
         child["root_path"] = scope.get("root_path", "") + consumed
         child["path_params"] = params
         # Headers a middleware left for this app's responses: the mounted app adds
-        # those of its own middleware only, so these are added on the way out.
-        extra = child.pop(RESPONSE_HEADERS_KEY, None)
-        if extra:
-            send = _adding_headers(send, extra)
+        # those of its own middleware only, so these are added on the way out, as they
+        # stand when the response starts (a handler may still add some, as csrf_token()
+        # does).
+        if child.pop(RESPONSE_HEADERS_KEY, None) is not None:
+            send = _adding_headers(send, scope)
         try:
             await self.app(child, receive, send)
         finally:
@@ -273,10 +301,14 @@ class Mount:
 AnyRoute = Route | WebSocketRoute | Mount
 
 
-def _adding_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+def _adding_headers(send: Send, scope: Scope) -> Send:
+    """`send`, adding the headers handed over in `scope` to the response's start."""
+
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            extra = scope.get(RESPONSE_HEADERS_KEY)
+            if extra:
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
         await send(message)
 
     return send_with_headers
