@@ -4,111 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 
-ROOT = Path(__file__).resolve().parent.parent
-# A net for a server that never comes up; a healthy one is waited for by its own word.
+from servers import ROOT, free_port, running, serve, uvicorn, uvicorn_command
+
 STARTUP_LIMIT = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A server process whose output a thread reads as it comes.
-
-    `ready` is set when the server says it is listening on `port` (uvicorn and
-    hypercorn both print "running on http://host:port" once the socket is open), or
-    when its output ends because it exited.
-    """
-
-    def __init__(self, command: list[str], port: int, paths: tuple[Path, ...]) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
-        self.address = f"127.0.0.1:{port}"
-        self.ready = threading.Event()
-        self.listening = False
-        self._lines: list[str] = []
-        self._banner = f"running on http://{self.address}".lower()
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        # NOTE: read all along, or a chatty server would block once the pipe is full.
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = raw.decode("utf-8", "replace")
-            self._lines.append(line)
-            if self._banner in line.lower():
-                self.listening = True
-                self.ready.set()
-        self.ready.set()  # the server exited: wake the waiter up
-
-    def output(self) -> str:
-        """What the server has printed so far (stdout and stderr)."""
-        return "".join(self._lines)
-
-    def wait_until_listening(self) -> None:
-        if not self.ready.wait(STARTUP_LIMIT):
-            raise RuntimeError(f"no sign of life after {STARTUP_LIMIT}s:\n{self.output()}")
-        if not self.listening:
-            raise RuntimeError(f"the server exited:\n{self.output()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            self.process.kill()
-            self.process.wait()
-        self._reader.join()
-        if self.process.stdout:
-            self.process.stdout.close()
-
-
-def running(
-    command: list[str], port: int, paths: tuple[Path, ...] = (ROOT, ROOT / "tests")
-) -> Iterator[Server]:
-    """Run a server command until the test is done; yield it once it listens."""
-    server = Server(command, port, paths)
-    try:
-        server.wait_until_listening()
-        yield server
-    finally:
-        server.stop()
-
-
-def serve(
-    command: list[str], port: int, paths: tuple[Path, ...] = (ROOT, ROOT / "tests")
-) -> Iterator[str]:
-    """Run a server command until the test is done; yield its `host:port`."""
-    for server in running(command, port, paths):
-        yield server.address
-
-
-def uvicorn_command(app: str, port: int, *options: str) -> list[str]:
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    return [*command, "--loop", "uvloop", "--http", "httptools", *options]
-
-
-def uvicorn(app: str) -> Iterator[str]:
-    port = free_port()
-    yield from serve(uvicorn_command(app, port, "--no-access-log"), port)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +25,36 @@ def tasks_server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def live_server() -> Iterator[str]:
     yield from uvicorn("apps.live:app")
+
+
+def test_the_tasks_app_logs_in_and_carries_its_middleware(tasks_server: str) -> None:
+    with httpx.Client(base_url=f"http://{tasks_server}", timeout=10) as client:
+        anonymous = client.get("/me")
+        assert (anonymous.status_code, anonymous.json()) == (401, {"detail": "not logged in"})
+        assert len(anonymous.headers["x-request-id"]) == 32
+        assert client.post("/login", json={"name": " ada "}).json() == {"user": "ada"}
+        me = client.get("/me", headers={"x-request-id": "trace-42"})
+        assert me.json() == {"user": "ada", "request_id": "trace-42"}
+        assert me.headers["x-request-id"] == "trace-42"
+        assert "cookie" in me.headers["vary"].lower()
+        listed = client.get("/tasks")
+        assert listed.headers["server-timing"].startswith("store;dur=")
+        assert 'desc="in-memory tasks"' in listed.headers["server-timing"]
+        client.post("/logout")
+        assert client.get("/me").status_code == 401
+        preflight = client.options(
+            "/tasks",
+            headers={
+                "origin": "http://localhost:3000",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert preflight.headers["access-control-allow-credentials"] == "true"
+        other = client.get("/tasks", headers={"origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_tasks_app_over_http(tasks_server: str) -> None:
