@@ -1,18 +1,41 @@
-"""The book's tasks app, grown up: typed routes, HTTP errors, reverse routing, a page.
+"""The book's tasks app, grown up: typed routes, HTTP errors, reverse routing, a page,
+and the usual middleware: request ids, Server-Timing, CORS and a session with a login.
 
 Run it with `make run` (uvicorn + uvloop + httptools on http://127.0.0.1:8000), or
 `bare run examples.tasks:app`, or `python -m examples.tasks`.
+
+Sessions are signed with `TASKS_SECRET_KEY` from the environment (32 bytes or more);
+without it, with a random key made at startup, so sessions end when the server stops
+and are not shared between workers.
 """
 
 from __future__ import annotations
 
 import html
+import os
+import secrets
 import uuid
 from typing import Any
 
 from bare import Bare, HTMLResponse, HTTPException, JSONResponse, Request, WebSocket
+from bare.middleware.cors import CORSMiddleware
+from bare.middleware.request_id import RequestIdMiddleware
+from bare.middleware.sessions import SessionMiddleware
+from bare.middleware.timing import ServerTimingMiddleware
 
 app = Bare()
+app.add_middleware(RequestIdMiddleware)
+app.add_middleware(ServerTimingMiddleware)
+app.add_middleware(
+    CORSMiddleware,
+    allow_origins=["http://localhost:3000", "http://127.0.0.1:3000"],  # a front end in dev
+    allow_methods=["GET", "POST", "PATCH", "DELETE"],
+    allow_headers=["content-type"],
+    allow_credentials=True,
+)
+app.add_middleware(
+    SessionMiddleware, secret_key=os.environ.get("TASKS_SECRET_KEY") or secrets.token_hex(32)
+)
 
 # In-memory store: enough for an example, lost on restart, not shared between workers.
 tasks: dict[uuid.UUID, dict[str, Any]] = {}
@@ -61,10 +84,35 @@ async def index(request: Request) -> HTMLResponse:
     )
 
 
+@app.post("/login")
+async def login(request: Request) -> dict[str, str]:
+    data = await request.json()
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not 0 < len(name.strip()) <= 64:
+        raise HTTPException(400, "name must be a string of 1 to 64 characters")
+    request.session["user"] = name.strip()  # a real app checks a password first
+    return {"user": request.session["user"]}
+
+
+@app.post("/logout")
+async def logout(request: Request) -> dict[str, str | None]:
+    request.session.clear()
+    return {"user": None}
+
+
+@app.get("/me")
+async def me(request: Request) -> dict[str, Any]:
+    user = request.session.get("user")
+    if user is None:
+        raise HTTPException(401, "not logged in")
+    return {"user": user, "request_id": request.id}
+
+
 @app.get("/tasks")
 async def list_tasks(request: Request) -> list[dict[str, Any]]:
     done = request.query("done")
-    result = list(tasks.values())
+    with request.timing("store", description="in-memory tasks"):
+        result = list(tasks.values())
     if done == "true":
         result = [t for t in result if t["done"]]
     elif done == "false":
