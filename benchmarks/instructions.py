@@ -36,6 +36,7 @@ def child(app_name: str, scenario_name: str, count: int) -> None:
     """Serve `count` requests of a scenario to an app, as the benchmarks do."""
     sys.path.insert(0, str(HERE))
     import test_bench_app as bench
+    from _driver import Client, new_loop
     from apps import bare_app, raw
 
     scenario = next(s for s in bench._scenarios() if s.name == scenario_name)
@@ -45,7 +46,7 @@ def child(app_name: str, scenario_name: str, count: int) -> None:
         from bare._speedups import router_impl
 
         app = bare_app.make_app(router_impl.Matcher)
-    client = bench.Client(app, bench._new_loop())
+    client = Client(app, new_loop())
     client.start()
     requests = [call for round_ in scenario.rounds(True) for call in round_][:count]
     client.run(requests)

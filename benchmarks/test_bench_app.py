@@ -28,48 +28,20 @@ as `app_report.py` does.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import itertools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from _driver import Call, Client
 from apps import HELLO_PATTERN, JSON_BODY, NOT_FOUND_BODY, PAIR_PATTERN, PLAINTEXT, TEXT_TYPE
 from bare._speedups import implementations
 
 CALLS = 200  # requests per benchmark round
 POOL = 16 * CALLS  # distinct requests of a scenario, cycled over; more than any peer caches
-
-Message = dict[str, Any]
-ASGIApp = Callable[[Message, Any, Any], Awaitable[None]]
-
-SCOPE: Message = {
-    "type": "http",
-    "asgi": {"version": "3.0", "spec_version": "2.4"},
-    "http_version": "1.1",
-    "method": "GET",
-    "scheme": "http",
-    "path": "/",
-    "raw_path": b"/",
-    "query_string": b"",
-    "root_path": "",
-    "headers": [
-        (b"host", b"localhost:8000"),
-        (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
-        (b"accept", b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-        (b"accept-encoding", b"gzip, deflate, br, zstd"),
-        (b"accept-language", b"en-US,en;q=0.5"),
-        (b"connection", b"keep-alive"),
-    ],
-    "client": ("127.0.0.1", 51234),
-    "server": ("127.0.0.1", 8000),
-}
-
-# One request: path, raw_path, expected status, expected body (None: not checked).
-Call = tuple[str, bytes, int, "bytes | None"]
 
 
 @dataclass(frozen=True)
@@ -140,142 +112,6 @@ PEERS = {
     "falcon": ("falcon", "falcon_app"),
     "litestar": ("litestar", "litestar_app"),
 }
-
-
-def _outcome(events: list[Message]) -> tuple[int, bytes, dict[str, str]]:
-    """Status, whole body and headers of a recorded response; AssertionError if malformed."""
-    assert events, "no response"
-    start, *bodies = events
-    assert start["type"] == "http.response.start", start
-    assert bodies and all(m["type"] == "http.response.body" for m in bodies), events
-    assert not bodies[-1].get("more_body", False), "the response never ended"
-    headers = {
-        bytes(n).decode("latin-1").lower(): bytes(v).decode("latin-1") for n, v in start["headers"]
-    }
-    return start["status"], b"".join(m.get("body", b"") for m in bodies), headers
-
-
-class Client:
-    """Drives one ASGI app on `loop` as a server would (see the module doc)."""
-
-    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop) -> None:
-        self.app = app
-        self.loop = loop
-        self.received = False
-        self.events: list[Message] = []
-        self._lifespan_in: asyncio.Queue[Message] | None = None
-        self._lifespan_out: asyncio.Queue[Message] | None = None
-        self._lifespan_task: asyncio.Future[None] | None = None
-
-    async def receive(self) -> Message:
-        if self.received:
-            return {"type": "http.disconnect"}
-        self.received = True
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def _run(self, requests: list[Call]) -> None:
-        app = self.app
-        template = SCOPE
-        receive = self.receive
-        events = self.events
-        append = events.append
-
-        async def send(message: Message) -> None:
-            append(message)
-
-        for path, raw_path, status, body in requests:
-            scope = template.copy()
-            scope["path"] = path
-            scope["raw_path"] = raw_path
-            self.received = False
-            events.clear()
-            await app(scope, receive, send)
-            if (
-                len(events) != 2
-                or events[0]["status"] != status
-                or (body is not None and events[1]["body"] != body)
-            ):
-                actual = _outcome(events)[:2]
-                assert actual[0] == status, (path, actual)
-                assert body is None or actual[1] == body, (path, actual)
-
-    def run(self, requests: list[Call]) -> None:
-        """Send `requests` one after the other, checking each answer."""
-        self.loop.run_until_complete(self._run(requests))
-
-    def probe(self, request: Call) -> tuple[int, bytes, dict[str, str]]:
-        """Send one request; its status, body and headers."""
-        path, raw_path = request[:2]
-        scope = {**SCOPE, "path": path, "raw_path": raw_path}
-        events: list[Message] = []
-
-        async def send(message: Message) -> None:
-            events.append(message)
-
-        self.received = False
-        self.loop.run_until_complete(self.app(scope, self.receive, send))
-        return _outcome(events)
-
-    # -- lifespan -----------------------------------------------------------------
-
-    def start(self) -> None:
-        """Run the app's lifespan startup, as a server does before the first request."""
-        self.loop.run_until_complete(self._start())
-
-    async def _start(self) -> None:
-        self._lifespan_in = asyncio.Queue()
-        self._lifespan_out = asyncio.Queue()
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.4"}, "state": {}}
-        self._lifespan_task = asyncio.ensure_future(
-            self.app(scope, self._lifespan_in.get, self._lifespan_out.put)
-        )
-        await self._lifespan_in.put({"type": "lifespan.startup"})
-        message = await self._lifespan_out.get()
-        assert message["type"] == "lifespan.startup.complete", message
-
-    def stop(self) -> None:
-        """Run the lifespan shutdown and wait for the lifespan call to return."""
-        self.loop.run_until_complete(self._stop())
-
-    async def _stop(self) -> None:
-        assert self._lifespan_in and self._lifespan_out and self._lifespan_task
-        await self._lifespan_in.put({"type": "lifespan.shutdown"})
-        message = await self._lifespan_out.get()
-        assert message["type"] == "lifespan.shutdown.complete", message
-        await self._lifespan_task
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is in the bench extra where it builds
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """The one event loop of the module."""
-    loop = _new_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
-def serve(loop: asyncio.AbstractEventLoop) -> Iterator[Callable[..., Client]]:
-    """`serve(key, make_app)`: the started client of that app, made once per module."""
-    clients: dict[str, Client] = {}
-
-    def get(key: str, make_app: Callable[[], ASGIApp]) -> Client:
-        if key not in clients:
-            client = Client(make_app(), loop)
-            client.start()
-            clients[key] = client
-        return clients[key]
-
-    yield get
-    for client in clients.values():
-        client.stop()
 
 
 def _measure(

@@ -1,0 +1,77 @@
+"""What middleware cost: a plain-text request through bare with none, with each alone, and
+with a realistic stack, next to the raw ASGI floor and Starlette with the same stack.
+
+Every app answers `GET /plaintext` with "Hello, World!" and is driven in process as in
+`test_bench_app.py` (see `_driver.py`). Every request carries an `Origin` that CORS
+allows and a valid session cookie of the app's framework (made by a first request to
+`/login`), so CORS answers a simple request and the session middleware loads a session
+that the handler reads and leaves unchanged. The body is below the compression minimum.
+
+`python benchmarks/middleware_report.py` runs this module and prints, per app, the
+median time per request and what each middleware adds, as a share of the floor.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from _driver import SCOPE, Call, Client
+from apps import PLAINTEXT, raw, stacks
+
+CALLS = 200
+GROUP = "middleware-plaintext"
+
+# name -> (how to build the app, its framework's session-making app or None)
+APPS: dict[str, Callable[[], Any]] = {
+    "floor": raw.make_app,
+    "bare": lambda: stacks.make_bare(()),
+    **{
+        f"bare+{name}": (lambda name=name: stacks.make_bare((name,)))
+        for name in stacks.BARE_MIDDLEWARE
+    },
+    "bare+stack": lambda: stacks.make_bare(stacks.STACK),
+    "starlette": lambda: stacks.make_starlette(()),
+    "starlette+stack": lambda: stacks.make_starlette(stacks.STACK),
+}
+
+REQUEST: Call = ("/plaintext", b"/plaintext", 200, PLAINTEXT.encode())
+
+
+def _template(cookie: str) -> dict[str, Any]:
+    headers = [*SCOPE["headers"], (b"origin", stacks.ORIGIN.encode())]
+    if cookie:
+        headers.append((b"cookie", cookie.encode("latin-1")))
+    return {**SCOPE, "headers": headers}
+
+
+def _session_cookie(serve: Callable[..., Client], framework: str) -> str:
+    """A session cookie holding a user, made by the framework's own session middleware."""
+    make = stacks.make_bare if framework == "bare" else stacks.make_starlette
+    client = serve(f"{framework}-login", lambda: make(("sessions",)))
+    status, _, headers = client.probe(("/login", b"/login", 200, None))
+    assert status == 200, status
+    return headers["set-cookie"].split(";", 1)[0]
+
+
+@pytest.mark.benchmark(group=GROUP)
+@pytest.mark.parametrize("name", list(APPS))
+def test_middleware(benchmark: Any, serve: Callable[..., Client], name: str) -> None:
+    if name.startswith("starlette"):
+        pytest.importorskip("starlette")
+    framework = name.split("+")[0]
+    cookie = "" if framework == "floor" else _session_cookie(serve, framework)
+    client = serve(name, APPS[name], _template(cookie))
+    status, body, headers = client.probe(REQUEST)
+    assert (status, body) == (200, PLAINTEXT.encode())
+    if name.endswith(("+cors", "+stack")):
+        assert headers["access-control-allow-origin"] == stacks.ORIGIN, headers
+    if name.endswith(("+request_id", "+stack")):
+        assert len(headers["x-request-id"]) >= 16, headers
+    assert "set-cookie" not in headers, headers  # the session stays unchanged
+    benchmark.extra_info.update(app=name, calls=CALLS)
+    rounds = itertools.cycle([[REQUEST] * CALLS]).__next__
+    benchmark(lambda: client.run(rounds()))
