@@ -36,13 +36,13 @@ def report(results: dict[str, Any]) -> str:
     }
     floor, bare = times["floor"], times["bare"]
     lines = [
-        "| app | µs per request | x floor | added to bare, µs | added, share of the floor |",
+        "| app | µs per request | x floor | added (to bare, or to the floor), µs | added, share of the floor |",
         "|---|---:|---:|---:|---:|",
     ]
     for app, seconds in times.items():
         added = ""
-        if app.startswith("bare+"):
-            extra = seconds - bare
+        if app.startswith(("bare+", "floor+")):
+            extra = seconds - (bare if app.startswith("bare+") else floor)
             added = f"{extra * 1e6:+.2f} | {extra / floor:+.0%}"
         elif app == "starlette+stack":
             extra = seconds - times.get("starlette", seconds)

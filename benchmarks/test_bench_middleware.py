@@ -28,6 +28,8 @@ GROUP = "middleware-plaintext"
 # name -> (how to build the app, its framework's session-making app or None)
 APPS: dict[str, Callable[[], Any]] = {
     "floor": raw.make_app,
+    # What any ASGI layer costs: a middleware that does nothing, around the floor.
+    "floor+pass_through": lambda: stacks.PassThrough(raw.make_app()),
     "bare": lambda: stacks.make_bare(()),
     **{
         f"bare+{name}": (lambda name=name: stacks.make_bare((name,)))

@@ -8,7 +8,6 @@ import asyncio
 import gzip
 import json
 import sys
-import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -207,13 +206,12 @@ def test_hostile_accept_encoding_is_read_in_linear_time(asgi_call: Call) -> None
         "gzip;q=" + "0" * 100_000,
     ]
     app = CompressionMiddleware(raw_app([JSON_TYPE]))
-    started = time.process_time()
+    # Linear work on 600 kB takes milliseconds; a quadratic parser would take minutes and
+    # trip the suite's timeout (no wall-clock assertion: the machine may be slow or busy).
     for value in hostile:
         _parse_accept_encoding(value)
         reply = asgi_call(app, "GET", "/", headers=accepting(value))
         assert reply.status == 200 and reply.header("content-encoding") in (None, "gzip")
-    # Linear work on 600 kB takes milliseconds; a quadratic parser would take minutes.
-    assert time.process_time() - started < 5
     assert _parse_accept_encoding("gzip" + " " * 100_000 + ";q=0.5") == {"gzip": 500}
 
 

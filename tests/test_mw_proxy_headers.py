@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -504,16 +503,14 @@ def test_hostile_headers_are_read_in_bounded_work(
         "x-forwarded-host": value,
         "x-forwarded-prefix": value,
     }
-    started = time.perf_counter()
     for family in ("x-forwarded", "forwarded"):
         scope = seen(
             headers, headers=family, trust_host=True, trust_prefix=True, trusted_proxies="*"
         )
         assert scope["scheme"] == "http" and scope["root_path"] == ""
         assert host_of(scope) == [b"app.internal"]
-    elapsed = time.perf_counter() - started
+    # The work is counted, not timed: at most MAX_HOPS hops are looked at, however long.
     assert calls["node"] <= 2 * MAX_HOPS and calls["element"] <= MAX_HOPS
-    assert elapsed < 2  # linear: about a millisecond; a quadratic parser takes minutes
 
 
 # -- through bare -------------------------------------------------------------------------
