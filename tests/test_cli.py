@@ -66,6 +66,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "apps.py").write_text(APPS)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
+    # Another test may have imported tests/apps/ as the package `apps`: hide it meanwhile.
+    for name in [n for n in sys.modules if n == "apps" or n.startswith("apps.")]:
+        monkeypatch.delitem(sys.modules, name)
     importlib.invalidate_caches()
     yield tmp_path
     for name, module in list(sys.modules.items()):
