@@ -11,8 +11,17 @@ from typing import Any
 
 import pytest
 
-from bare import Bare, HTTPException, Mount, Request, Route, Router, register_converter
-from bare.middleware import add_response_headers
+from bare import (
+    Bare,
+    HTTPException,
+    Mount,
+    Request,
+    Route,
+    Router,
+    WebSocket,
+    register_converter,
+)
+from bare.middleware import RESPONSE_HEADERS_KEY, add_response_headers
 from bare.responses import JSONResponse, PlainTextResponse
 from bare.routing import (
     FOUND,
@@ -851,3 +860,55 @@ def test_a_named_mounts_path_is_built_and_checked() -> None:
         app.url_path_for("files")
     with pytest.raises(NoMatchFound, match="takes its prefix parameters and path="):
         app.url_path_for("files", path="x", other=1)
+
+
+def test_the_requires_option_is_a_tuple_of_scope_names() -> None:
+    assert RouteOptions(requires="admin").requires == ("admin",)
+    assert RouteOptions(requires=["a", "b"]).requires == ("a", "b")
+    assert RouteOptions(requires=[]).requires == ()
+    assert RouteOptions().requires is None
+    for bad in ([1], [""], ["a", None]):
+        with pytest.raises(TypeError, match="requires= takes scope names"):
+            RouteOptions(requires=bad)  # type: ignore[arg-type]
+
+
+class PassThrough:
+    def __init__(self, app: typing.Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def test_only_http_scopes_of_an_app_with_middleware_are_marked_for_the_hand_over() -> None:
+    seen: dict[str, bool] = {}
+
+    def app_with(middleware: bool) -> Bare:
+        app = Bare()
+
+        @app.get("/")
+        async def page(request: Request) -> str:
+            seen[f"http, middleware={middleware}"] = RESPONSE_HEADERS_KEY in request.scope
+            return "ok"
+
+        @app.websocket("/ws")
+        async def socket(ws: WebSocket) -> None:
+            seen[f"websocket, middleware={middleware}"] = RESPONSE_HEADERS_KEY in ws.scope
+            await ws.accept()
+            await ws.close()
+
+        if middleware:
+            app.add_middleware(PassThrough)
+        return app
+
+    for middleware in (False, True):
+        with TestClient(app_with(middleware)) as client:
+            assert client.get("/").text == "ok"
+            with client.websocket_connect("/ws"):
+                pass
+    assert seen == {
+        "http, middleware=False": False,
+        "websocket, middleware=False": False,
+        "http, middleware=True": True,
+        "websocket, middleware=True": False,
+    }

@@ -6,6 +6,7 @@ defaults and its startup, and the pure matcher's mixed segments."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,7 +17,9 @@ from bare import (
     HTTPException,
     Mount,
     NoMatchFound,
+    PlainTextResponse,
     Request,
+    Response,
     Route,
     Router,
     StreamingResponse,
@@ -25,7 +28,7 @@ from bare import (
     register_converter,
 )
 from bare.requests import DEFAULT_MAX_BODY_SIZE
-from bare.routing import NOT_FOUND, RouteOptions, route_path
+from bare.routing import MOUNT_REST, NOT_FOUND, RouteOptions, route_path
 from bare.testing import TestClient
 from bare.types import Message, Receive, Scope, Send
 
@@ -629,3 +632,61 @@ def test_a_websocket_routes_on_the_path_below_root_path(path: str) -> None:
     scope = websocket_scope(path, root_path="/api")
     sent = call_scope(chat_app(), scope, [{"type": "websocket.connect"}])
     assert accepted_params(sent) == {}
+
+
+# -- small parts of the API no other test reaches ------------------------------------------
+
+
+def test_parsed_patterns_are_immutable_records() -> None:
+    from bare._templates import parse_template
+
+    first, again, other = (parse_template(p) for p in ("/a/{b:int}", "/a/{b:int}", "/a/{c}"))
+    assert first == again and hash(first) == hash(again)
+    assert first != other and first != "/a/{b:int}"
+    assert repr(first).startswith("PathTemplate(") and "template='/a/{b:int}'" in repr(first)
+    with pytest.raises(AttributeError, match=r"PathTemplate\.template cannot be changed"):
+        first.template = "/x"  # type: ignore[misc]
+
+
+def test_route_records_are_asgi_apps_and_say_what_they_are(
+    asgi_call: Callable[..., Any], ws_session: Callable[..., list[dict[str, Any]]]
+) -> None:
+    app = Bare()
+
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text(ws.path)
+        await ws.close()
+
+    socket = app.add_websocket_route("/ws", echo, name="echo")
+    assert (socket.name, app.url_path_for("echo")) == ("echo", "/ws")
+    with TestClient(app).websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "/ws"
+    # Each record is an ASGI app of its own, as a router would call it.
+    sent = ws_session(socket, "/ws", [])
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+
+    inner = Bare()
+
+    @inner.get("/page")
+    async def page(request: Request) -> str:
+        return f"{request.scope['root_path']} {request.path}"
+
+    mount = Mount("/sub", inner)
+
+    async def as_routed(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["path_params"] = {MOUNT_REST: "page"}  # what the router's match gives
+        await mount(scope, receive, send)
+
+    reply = asgi_call(as_routed, "GET", "/sub/page")
+    assert (reply.status, reply.body) == (200, b"/sub /sub/page")
+
+    route = Route("/r", page, methods=["GET", "POST"], name="r")
+    assert repr(route) == "Route('/r', methods=['GET', 'POST'], name='r')"
+    assert repr(mount) == "Mount('/sub', name=None)"
+    assert repr(socket) == "WebSocketRoute('/ws', name='echo')"
+    assert RouteOptions(name="a") in {RouteOptions(name="a")}
+    assert RouteOptions(name="a") not in {RouteOptions(name="b")}
+    assert repr(PlainTextResponse("x", status=404)) == "<PlainTextResponse 404>"
+    # help(Response) shows the body's default as None, which it means.
+    assert repr(inspect.signature(Response).parameters["body"].default) == "None"

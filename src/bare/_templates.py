@@ -60,9 +60,6 @@ class Literal(Value):
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def key(self) -> tuple[Any, ...]:
-        return ("L", self.text)
-
 
 class Param(Value):
     """A segment that is one parameter: `{name}` or `{name:conv}`."""
@@ -72,9 +69,6 @@ class Param(Value):
     def __init__(self, name: str, converter: Converter) -> None:
         self.name = name
         self.converter = converter
-
-    def key(self) -> tuple[Any, ...]:
-        return ("P", self.converter.name)
 
 
 class Mixed(Value):
@@ -90,6 +84,8 @@ class Mixed(Value):
         self.params = params
 
     def key(self) -> tuple[Any, ...]:
+        """Equal for segments that match the same text (any parameter names): the route
+        table keeps one branch per key."""
         return ("M", self.literals, tuple(p.converter.name for p in self.params))
 
 
@@ -111,19 +107,6 @@ class PathTemplate(Value):
     @property
     def is_static(self) -> bool:
         return all(isinstance(s, Literal) for s in self.segments)
-
-    def key(self) -> tuple[Any, ...]:
-        """Equal for equivalent patterns: same text, same converters, any param names."""
-        return tuple(s.key() for s in self.segments)
-
-    def params(self) -> list[Param]:
-        found: list[Param] = []
-        for segment in self.segments:
-            if isinstance(segment, Param):
-                found.append(segment)
-            elif isinstance(segment, Mixed):
-                found.extend(segment.params)
-        return found
 
     def build(self, values: Mapping[str, Any]) -> str:
         """Build a percent-quoted path from parameter values.
