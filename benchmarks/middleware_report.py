@@ -33,10 +33,12 @@ def report(results: dict[str, Any]) -> str:
     times = {
         bench["extra_info"]["app"]: bench["stats"]["median"] / bench["extra_info"]["calls"]
         for bench in results["benchmarks"]
+        if not bench["extra_info"]["app"].startswith("compression-")
     }
     floor, bare = times["floor"], times["bare"]
     lines = [
-        "| app | µs per request | x floor | added (to bare, or to the floor), µs | added, share of the floor |",
+        "| app | µs per request | x floor | added (to bare, or to the floor), µs "
+        "| added, share of the floor |",
         "|---|---:|---:|---:|---:|",
     ]
     for app, seconds in times.items():
@@ -54,6 +56,13 @@ def report(results: dict[str, Any]) -> str:
         ratio = times["bare+stack"] / times["starlette+stack"]
         lines.append("")
         lines.append(f"bare's realistic stack costs {ratio:.2f} x Starlette's equivalent stack.")
+    lines += ["", "| 100 KB JSON | ms per response | MB/s |", "|---|---:|---:|"]
+    for bench in results["benchmarks"]:
+        info = bench["extra_info"]
+        if info["app"].startswith("compression-"):
+            seconds = bench["stats"]["median"] / info["calls"]
+            megabytes = info["size"] / 1e6
+            lines.append(f"| {info['app']} | {seconds * 1e3:.3f} | {megabytes / seconds:.0f} |")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ median time per request and what each middleware adds, as a share of the floor.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -77,3 +78,40 @@ def test_middleware(benchmark: Any, serve: Callable[..., Client], name: str) -> 
     benchmark.extra_info.update(app=name, calls=CALLS)
     rounds = itertools.cycle([[REQUEST] * CALLS]).__next__
     benchmark(lambda: client.run(rounds()))
+
+
+# -- compression throughput ---------------------------------------------------------------
+
+ITEMS = [{"id": i, "name": f"item {i}", "tags": ["a", "b"], "price": i * 1.25} for i in range(1420)]
+BIG_JSON = json.dumps(ITEMS).encode()  # about 100 KB
+COMPRESSED: Call = ("/big", b"/big", 200, None)
+
+
+@pytest.mark.benchmark(group="middleware-compression-100KB")
+@pytest.mark.parametrize("coding", ["identity", "gzip", "br", "zstd"])
+def test_compression(benchmark: Any, serve: Callable[..., Client], coding: str) -> None:
+    """A 100 KB JSON body through CompressionMiddleware, per encoding (identity: none)."""
+    from bare import Bare, Request, Response
+    from bare.middleware.compression import CompressionMiddleware
+
+    def make() -> Any:
+        app = Bare()
+
+        @app.get("/big")
+        async def big(request: Request) -> Response:
+            return Response(BIG_JSON, content_type="application/json")
+
+        app.add_middleware(CompressionMiddleware)
+        return app
+
+    headers = [(n, v) for n, v in SCOPE["headers"] if n != b"accept-encoding"]
+    template = {**SCOPE, "headers": [*headers, (b"accept-encoding", coding.encode())]}
+    client = serve(f"compression-{coding}", make, template)
+    status, body, response_headers = client.probe(COMPRESSED)
+    assert status == 200
+    if coding == "identity":
+        assert body == BIG_JSON and "content-encoding" not in response_headers
+    else:
+        assert response_headers["content-encoding"] == coding and len(body) < len(BIG_JSON) // 4
+    benchmark.extra_info.update(app=f"compression-{coding}", calls=20, size=len(BIG_JSON))
+    benchmark(lambda: client.run([COMPRESSED] * 20))

@@ -255,19 +255,11 @@ class Bare(MethodShortcuts):
         # The error door, here rather than in a wrapper of its own (one coroutine less
         # per request). Middleware may leave headers for bare's responses in the scope.
         scope[RESPONSE_HEADERS_KEY] = ACCEPTS_RESPONSE_HEADERS
-        started = False
-
-        # PERF: a plain function handing back send's awaitable: no coroutine of its own.
-        def send_and_track(message: Message) -> Awaitable[None]:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            return send(message)
-
+        send_and_track, started = _tracking(send)
         try:
             await stack(scope, receive, send_and_track)
         except Exception as exc:
-            if started:
+            if started[0]:
                 raise  # too late for an error page: the server drops the connection
             await self._answer_error(exc, scope, receive, send)
 
@@ -431,6 +423,23 @@ class Bare(MethodShortcuts):
         from ._server import run
 
         run(self, host=host, port=port, **options)
+
+
+def _tracking(send: Send) -> tuple[Send, list[bool]]:
+    """`send`, and a list whose one item turns true once `http.response.start` went out.
+
+    PERF: a function of its own, so that `Bare.__call__` holds no closure: a closure's
+    cells would cost every request, also those of apps without middleware.
+    """
+    started = [False]
+
+    # PERF: a plain function handing back send's awaitable: no coroutine of its own.
+    def send_and_track(message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            started[0] = True
+        return send(message)
+
+    return send_and_track, started
 
 
 async def _refuse_handshake(receive: Receive, send: Send, reason: str) -> None:
