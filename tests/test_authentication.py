@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bare import Bare, HTTPException, JSONResponse, Request, WebSocket
+from bare import Bare, HTTPException, JSONResponse, Request, Router, WebSocket
 from bare._concurrency import is_async_callable
 from bare.authentication import (
     CHALLENGE_KEY,
@@ -1033,6 +1033,38 @@ def test_requires_on_a_websocket_handler(ws_session: Call, calls: Calls) -> None
     # Without the extension, the refusal is a close before accept (the server says 403).
     sent = ws_session(make_app(BasicAuth(calls.basic)), "/ws-admin", [])
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+
+
+def test_requires_as_an_option_of_websocket_routes(calls: Calls) -> None:
+    app = make_app(BasicAuth(calls.basic))
+
+    async def admin_socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("admin")
+        await websocket.close()
+
+    app.websocket("/opt/decorated", requires="admin")(admin_socket)
+    app.add_websocket_route("/opt/added", admin_socket, name="added", requires=["admin"])
+    router = Router()
+    router.websocket("/socket", requires="admin")(admin_socket)
+    app.include_router(router, prefix="/opt/included")  # the scopes travel with the copy
+    client = TestClient(app)
+    for path in ("/opt/decorated", "/opt/added", "/opt/included/socket"):
+        with pytest.raises(WebSocketDenied) as anonymous, client.websocket_connect(path):
+            pass
+        assert anonymous.value.status_code == 401, path
+        bob = {"authorization": basic("bob", PASSWORD)}
+        with (
+            pytest.raises(WebSocketDenied) as forbidden,
+            client.websocket_connect(path, headers=bob),
+        ):
+            pass
+        assert forbidden.value.status_code == 403, path
+        alice = {"authorization": basic("alice", PASSWORD)}
+        with client.websocket_connect(path, headers=alice) as ws:
+            assert ws.receive_text() == "admin"
+    with pytest.raises(TypeError, match="requires= takes scope names"):
+        app.websocket("/bad", requires=[""])
 
 
 # -- cost -----------------------------------------------------------------------------------

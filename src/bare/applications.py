@@ -118,9 +118,12 @@ class Bare(MethodShortcuts):
         """
         return self.router.route(path, methods, **options)
 
-    def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Register the decorated WebSocket handler on `path`."""
-        return self.router.websocket(path, name=name)
+    def websocket(
+        self, path: str, *, name: str | None = None, requires: str | Iterable[str] | None = None
+    ) -> Callable[[F], F]:
+        """Register the decorated WebSocket handler on `path` (`requires`: the scopes a
+        connection needs, as for HTTP routes)."""
+        return self.router.websocket(path, name=name, requires=requires)
 
     def add_route(
         self,
@@ -133,10 +136,15 @@ class Bare(MethodShortcuts):
         return self.router.add_route(path, endpoint, methods, **options)
 
     def add_websocket_route(
-        self, path: str, endpoint: Callable[..., Any], *, name: str | None = None
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        requires: str | Iterable[str] | None = None,
     ) -> WebSocketRoute:
         """Register a WebSocket handler on `path`."""
-        return self.router.add_websocket_route(path, endpoint, name=name)
+        return self.router.add_websocket_route(path, endpoint, name=name, requires=requires)
 
     def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Mount:
         """Serve another ASGI app (a `Bare` app, static files, ...) under `path`."""

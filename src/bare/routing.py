@@ -218,21 +218,36 @@ class WebSocketRoute:
 
     methods = (WEBSOCKET_METHOD,)
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        requires: str | Iterable[str] | None = None,
+    ) -> None:
         if not is_async_callable(endpoint):
             raise TypeError(f"WebSocket handler {_endpoint_name(endpoint)!r} must be async")
         self.path = path
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
         self.name = name if name is not None else _endpoint_name(endpoint)
+        # As for HTTP routes: the scopes a connection needs, checked before the handler.
+        self.requires = _scopes(requires)
+        if self.requires is not None:
+            from .authentication import requires as requiring  # only apps that use it load it
+
+            endpoint = requiring(*self.requires)(endpoint)
         self.handle: ASGIApp = websocket_endpoint(endpoint)
 
     def bind(self, app_max_body_size: int | None) -> None:
         """Nothing to fill in: a WebSocket route takes no option from the app."""
 
     def with_prefix(self, prefix: str) -> WebSocketRoute:
-        """This route under `prefix`, with the same handler and name."""
-        return WebSocketRoute(prefix + self.path, self.endpoint, name=self.name)
+        """This route under `prefix`, with the same handler, name and scopes."""
+        return WebSocketRoute(
+            prefix + self.path, self.endpoint, name=self.name, requires=self.requires
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, receive, send)
@@ -429,10 +444,15 @@ class Router(MethodShortcuts):
         return route
 
     def add_websocket_route(
-        self, path: str, endpoint: Callable[..., Any], *, name: str | None = None
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        requires: str | Iterable[str] | None = None,
     ) -> WebSocketRoute:
-        """Register a WebSocket handler on `path`."""
-        route = WebSocketRoute(path, endpoint, name=name)
+        """Register a WebSocket handler on `path` (`requires`: see `RouteOptions`)."""
+        route = WebSocketRoute(path, endpoint, name=name, requires=requires)
         self.add(route)
         return route
 
@@ -500,11 +520,14 @@ class Router(MethodShortcuts):
 
         return decorator
 
-    def websocket(self, path: str, *, name: str | None = None) -> Callable[[F], F]:
+    def websocket(
+        self, path: str, *, name: str | None = None, requires: str | Iterable[str] | None = None
+    ) -> Callable[[F], F]:
         """Decorator form of `add_websocket_route`."""
+        _scopes(requires)  # checked now, so that a mistake fails at the decorator's line
 
         def decorator(endpoint: F) -> F:
-            self.add_websocket_route(path, endpoint, name=name)
+            self.add_websocket_route(path, endpoint, name=name, requires=requires)
             return endpoint
 
         return decorator
