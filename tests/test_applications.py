@@ -121,6 +121,23 @@ def test_debug_shows_the_traceback_on_loopback_only(asgi_call: Call) -> None:
     assert public.json() == {"detail": "Internal Server Error"}
 
 
+def test_the_debug_page_shows_an_exceptions_notes_under_its_message(asgi_call: Call) -> None:
+    app = Bare(debug=True)
+
+    @app.get("/")
+    async def index(request: Request) -> Any:
+        error = ValueError("boom")
+        error.__notes__ = ["in template 'page.html', line 3", "<i>escaped</i>"]  # add_note()
+        raise error
+
+    page = asgi_call(
+        app, "GET", "/", headers=[(b"accept", b"text/html")], server=("127.0.0.1", 8000)
+    )
+    head = page.body.split(b"<pre>", 1)[0]  # above the traceback
+    assert b"<p>ValueError: boom</p><p>in template &#x27;page.html&#x27;, line 3</p>" in head
+    assert b"<p>&lt;i&gt;escaped&lt;/i&gt;</p>" in head
+
+
 def test_exception_handlers_by_class_and_status(asgi_call: Call) -> None:
     app = Bare()
 

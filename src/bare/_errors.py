@@ -59,7 +59,9 @@ def server_error_response(exc: BaseException, scope: Scope, debug: bool) -> Resp
         body = (
             "<!doctype html><html><head><meta charset='utf-8'><title>500 Internal Server Error"
             "</title></head><body><h1>500 Internal Server Error</h1><p>"
-            f"{html.escape(f'{type(exc).__name__}: {exc}')}</p><pre>"
+            f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+            + "".join(f"<p>{html.escape(str(note))}</p>" for note in getattr(exc, "__notes__", ()))
+            + "<pre>"
             f"{html.escape(''.join(lines))}</pre></body></html>"
         )
         return HTMLResponse(body, status=500)
