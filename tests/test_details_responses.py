@@ -509,3 +509,27 @@ def test_download_names(tmp_path: Path, filename: str, expected: str) -> None:
     path.write_bytes(b"x")
     response = FileResponse(path, filename=filename)
     assert response.get_header("content-disposition") == expected
+
+
+def test_a_file_that_grows_while_sent_is_sent_as_long_as_announced(tmp_path: Path) -> None:
+    path = tmp_path / "log.txt"
+    path.write_bytes(b"a" * 10)
+    response = FileResponse(path)
+    response.chunk_size = 4
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and len(sent) == 2:
+            with path.open("ab") as file:  # the file grows after the first chunk went out
+                file.write(b"b" * 100)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    asyncio.run(response(scope, receive, send))
+    headers = dict(sent[0]["headers"])
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    assert headers[b"content-length"] == b"10"
+    assert body == b"a" * 10 and not sent[-1].get("more_body", False)

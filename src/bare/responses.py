@@ -612,7 +612,7 @@ class FileResponse(Response):
         stat = await run_in_stream_thread(os.stat, self.path)
         if not S_ISREG(stat.st_mode):
             raise IsADirectoryError(f"{self.path} is not a regular file")
-        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        etag = file_etag(stat)
         validators = [(b"etag", etag.encode("ascii")), (b"last-modified", _http_date(stat))]
         status = self._status
         if status == 200:
@@ -638,7 +638,8 @@ class FileResponse(Response):
         with await run_in_stream_thread(open, self.path, "rb") as file:
             remaining = stat.st_size
             while True:
-                chunk = await run_in_stream_thread(file.read, self.chunk_size)
+                # Never more than the length announced: the file may grow meanwhile.
+                chunk = await run_in_stream_thread(file.read, min(self.chunk_size, remaining))
                 remaining -= len(chunk)
                 more = bool(chunk) and remaining > 0
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
@@ -686,6 +687,11 @@ def _disposition(filename: str) -> str:
     from urllib.parse import quote
 
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def file_etag(stat: os.stat_result) -> str:
+    """The strong ETag of a file: its modification time and size (quoted, hex)."""
+    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
 
 
 def _precondition(scope: Scope, etag: str, mtime: float) -> int | None:
