@@ -45,6 +45,7 @@ from ._testing_http import (
     quote_path,
 )
 from ._testing_server import Lifespan, LifespanError, Portal, run_http
+from ._testing_stream import AsyncStreamResponse, ParsedEvent, StreamResponse
 from ._testing_ws import (
     AsyncWebSocketSession,
     ClientDisconnected,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
+    "AsyncStreamResponse",
     "AsyncTestClient",
     "AsyncWebSocketSession",
     "ClientDisconnected",
@@ -68,7 +70,9 @@ __all__ = [
     "CookieJar",
     "HTTPStatusError",
     "LifespanError",
+    "ParsedEvent",
     "Portal",
+    "StreamResponse",
     "TestClient",
     "WebSocketDenied",
     "WebSocketDisconnect",
@@ -99,6 +103,18 @@ class RequestOptions(TypedDict, total=False):
     json: Any
     files: Files | None
     follow_redirects: bool | None
+
+
+class StreamOptions(TypedDict, total=False):
+    """The keyword arguments of `stream()`."""
+
+    params: QueryParams | None
+    headers: HeaderInput | None
+    cookies: Mapping[str, str] | None
+    content: Content | None
+    data: FormData | str | bytes | None
+    json: Any
+    files: Files | None
 
 
 class AsyncTestClient:
@@ -227,6 +243,42 @@ class AsyncTestClient:
     async def delete(self, url: str, **options: Unpack[RequestOptions]) -> ClientResponse:
         """Send a DELETE request (see `request` for the options)."""
         return await self.request("DELETE", url, **options)
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeaderInput | None = None,
+        cookies: Mapping[str, str] | None = None,
+        content: Content | None = None,
+        data: FormData | str | bytes | None = None,
+        json: Any = None,
+        files: Files | None = None,
+    ) -> AsyncStreamResponse:
+        """A request whose response body is read as the app sends it; open it with
+        `async with`, which waits for the response to start. Read it with
+        `aiter_bytes()`, `aiter_lines()` or `aiter_events()` (server-sent events).
+        Leaving the block disconnects the client: the app sees `http.disconnect` and
+        its `send` raises `OSError`. The options are those of `request`; redirects are
+        not followed and the cookie jar is not updated.
+        """
+        body, content_type = encode_body(content=content, data=data, json=json, files=files)
+        request_headers = merge_headers(DEFAULT_HEADERS, self.headers, headers)
+        if content_type and not any(name == "content-type" for name, _ in request_headers):
+            request_headers.append(("content-type", content_type))
+        prepared = PreparedRequest(
+            method.upper(),
+            self.base_url.join(url, params),
+            request_headers,
+            body,
+            dict(cookies or {}),
+        )
+        scope, request = self._scope("http", prepared)
+        return AsyncStreamResponse(
+            self._asgi, scope, prepared.body, request, self.raise_server_exceptions
+        )
 
     def websocket_connect(
         self,
@@ -475,6 +527,36 @@ class TestClient:
             url, subprotocols, headers, params=params, cookies=cookies, timeout=timeout
         )
         return WebSocketSession(session, self._portal_scope)
+
+    @contextlib.contextmanager
+    def stream(
+        self, method: str, url: str, **options: Unpack[StreamOptions]
+    ) -> Iterator[StreamResponse]:
+        """A request whose response body is read as the app sends it::
+
+            with client.stream("GET", "/events") as response:
+                for event in response.iter_events():
+                    ...
+
+        Also `iter_bytes()`, `iter_lines()` and `read()`. Leaving the block disconnects
+        the client, so an endless stream is testable: the app sees `http.disconnect`,
+        its `send` raises `OSError`, and the block waits until the app has returned (a
+        second at most, then its task is cancelled), so the stream's `finally:` blocks
+        have run. See `AsyncTestClient.stream` for the options.
+        """
+        with self._portal_scope() as portal:
+            response = portal.call(self._open_stream, method, url, options)
+            clean = False
+            try:
+                yield StreamResponse(response, portal)
+                clean = True
+            finally:
+                portal.call(response.aclose, clean)
+
+    async def _open_stream(
+        self, method: str, url: str, options: StreamOptions
+    ) -> AsyncStreamResponse:
+        return await self._async.stream(method, url, **options).__aenter__()
 
     def __enter__(self) -> TestClient:
         if self._portal is not None:
