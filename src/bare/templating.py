@@ -41,7 +41,8 @@ def _import_jinja2() -> Any:
         import jinja2
     except ImportError:
         raise ImportError(
-            "Jinja2Templates needs jinja2: pip install jinja2 (or pip install 'bare[templates]')"
+            "Jinja2Templates needs jinja2: pip install jinja2 "
+            "(or, in a checkout of bare, pip install '.[templates]')"
         ) from None
     return jinja2
 
