@@ -998,3 +998,17 @@ def test_the_client_leaving_mid_stream_on_a_real_server(server: str) -> None:
         client.get("/mark/leaver 1")
         assert client.get("/wait/closed leaver").json() == {"noted": "closed leaver"}
         assert client.get("/items").status_code == 200
+
+
+def test_whole_zstd_bodies_from_the_reused_compressor_are_each_a_complete_frame() -> None:
+    # Guards the per-thread compressor that _Zstd.compress reuses for whole bodies: each
+    # body must decompress on its own to itself, as one from a fresh compressor does.
+    from bare.middleware import compression
+
+    codec = compression._Zstd(zstandard, 3)
+    bodies = [b"first body " * 100, b"", b"second, other body " * 300, b"x"]
+    for body in bodies * 2:
+        frame = codec.compress(body)
+        fresh = zstandard.ZstdCompressor(level=3).compress(body)
+        assert zstandard.ZstdDecompressor().decompress(frame) == body
+        assert frame == fresh

@@ -640,3 +640,52 @@ def test_a_real_server_ignores_a_peer_it_does_not_trust(live: str) -> None:
         assert body["scheme"] == "http"
         assert body["url"] == f"http://{live}/untrusted/whoami"
         assert body["root_path"] == "/untrusted"  # the mount's, without the spoofed /api
+
+
+# -- the shortcuts agree with the slow path --------------------------------------------------
+
+
+async def _never_called(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+    raise AssertionError
+
+
+PEERS = [
+    "127.0.0.1",
+    "127.0.0.2",
+    "::1",
+    "0:0::1",
+    "::ffff:127.0.0.1",
+    "10.0.0.1",
+    "10.0.0.01",
+    "10.1.2.3",
+    "192.0.2.77",
+    "2001:db8::1",
+    "2001:DB8::1",
+    "fe80::1%eth0",
+    "",
+    "garbage",
+]
+
+
+@pytest.mark.parametrize(
+    "trusted", [["127.0.0.1", "::1"], ["10.0.0.1", "192.0.2.0/24"], ["10.0.0.0/8", "2001:db8::1"]]
+)
+def test_the_exact_address_shortcut_and_the_caches_agree_with_parsing(trusted: list[str]) -> None:
+    # Guards the `_exact` and `_peers` shortcuts of ProxyHeadersMiddleware._trusts_peer.
+    fast = ProxyHeadersMiddleware(_never_called, trusted)
+    for _ in range(2):  # the second round answers from the cache
+        for host in PEERS:
+            address = proxy_headers._address(host) if host else None
+            parsed = address is not None and fast._trusts(address)
+            assert fast._trusts_peer((host, 1)) == parsed, (trusted, host)
+
+
+def test_the_hop_cache_agrees_with_parsing() -> None:
+    # Guards the cache of ProxyHeadersMiddleware._hop.
+    middleware = ProxyHeadersMiddleware(_never_called, ["10.0.0.0/8"])
+    hops = ["203.0.113.7", "10.0.0.2", "[2001:db8::1]:443", "203.0.113.7:5678", "garbage", ""]
+    for brackets in (False, True):
+        first = [middleware._hop(hop, {}, brackets) for hop in hops]
+        cache: dict[str, Any] = {}
+        for _ in range(2):
+            assert [middleware._hop(hop, cache, brackets) for hop in hops] == first

@@ -1135,3 +1135,24 @@ def test_log_in_see_who_you_are_and_log_out_on_a_real_server(server: str) -> Non
         assert logout.status_code == 200
         assert "session" not in http.cookies
         assert http.get("/me").json() == {"user": None}
+
+
+def test_a_signature_is_the_plain_hmac_of_the_message() -> None:
+    # Guards Signer's copied keyed HMACs: each signature is HMAC-SHA256 over the message
+    # with the key derived for the purpose, whatever was signed before.
+    import base64
+    import hashlib
+    import hmac
+
+    from bare.sessions import Signer
+
+    secrets = ["n" * 32, "o" * 32]
+    signer = Signer(secrets, "a purpose")
+    for message in (b"one", b"", b"two" * 1000, b"one"):
+        for number, secret in enumerate(secrets):
+            key = hmac.new(secret.encode(), b"bare.signer:a purpose", hashlib.sha256).digest()
+            plain = hmac.new(key, message, hashlib.sha256).digest()
+            expected = base64.urlsafe_b64encode(plain).rstrip(b"=")
+            if number == 0:
+                assert signer.signature(message) == expected
+            assert signer.verify(message, expected)

@@ -172,6 +172,22 @@ def test_a_description_with_quotes_is_escaped() -> None:
     assert parse(value)[-1][2] == 'a "b" \\c'
 
 
+@pytest.mark.parametrize(
+    ("name", "description"), [("app", None), ("total", "whole app"), ("t", 'a "b" \\c')]
+)
+def test_the_apps_own_metric_is_header_value_s(name: str, description: str | None) -> None:
+    # Guards the prefix and suffix ServerTimingMiddleware builds once: the app's metric
+    # reads as header_value() writes it, whatever the duration's digits.
+    from bare._server_timing import Metric, header_value
+
+    app = timing_app(name=name, description=description)
+    value = TestClient(app).get("/plain").headers["server-timing"]
+    duration = app_duration(value, name)
+    rendered = header_value([Metric(name, duration, description)])
+    numbers = re.compile(r"dur=([0-9.]+)")
+    assert numbers.sub("dur=N", value) == numbers.sub("dur=N", rendered)
+
+
 # -- invalid metrics --------------------------------------------------------------------
 
 BAD_METRICS: list[tuple[Any, ...]] = [

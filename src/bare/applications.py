@@ -441,7 +441,7 @@ def _tracking(send: Send) -> tuple[Send, list[bool]]:
     """
     started = [False]
 
-    # PERF: a plain function handing back send's awaitable: no coroutine of its own.
+    # A plain function handing back send's awaitable: cheaper than a coroutine of its own.
     def send_and_track(message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             started[0] = True

@@ -122,13 +122,15 @@ class BaseUser:
     def is_authenticated(self) -> bool:
         return True
 
+    # Left for subclasses to give, as documented: a user class says how it is shown
+    # and identified.
     @property
     def display_name(self) -> str:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define display_name")
 
     @property
     def identity(self) -> str:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define identity")
 
 
 class SimpleUser(BaseUser):
@@ -321,7 +323,9 @@ class AuthenticationBackend:
     challenge: str | None = None
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[Any, AuthCredentials] | None:
-        raise NotImplementedError
+        """Read this kind of credentials from `conn` (see the class doc): every backend
+        defines it; this base has none to read."""
+        raise NotImplementedError(f"{type(self).__name__} must define authenticate()")
 
 
 def _authorization(

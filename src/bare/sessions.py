@@ -96,6 +96,7 @@ class Signer:
             for secret in _secret_list(secret_key, owner)
         ]
         # PERF: keyed once; each signature copies a keyed HMAC instead of keying a new one.
+        # Guarded by tests/test_mw_sessions.py::test_a_signature_is_the_plain_hmac_of_the_message.
         self._macs = [hmac.new(key, digestmod=hashlib.sha256) for key in derived]
 
     def signature(self, message: bytes) -> bytes:

@@ -193,16 +193,16 @@ class AsyncTestClient:
         with this request only. Redirects are followed if `follow_redirects` (default:
         the client's setting, itself False by default).
         """
-        body, content_type = encode_body(content=content, data=data, json=json, files=files)
-        request_headers = merge_headers(DEFAULT_HEADERS, self.headers, headers)
-        if content_type and not any(name == "content-type" for name, _ in request_headers):
-            request_headers.append(("content-type", content_type))
-        prepared = PreparedRequest(
-            method.upper(),
-            self.base_url.join(url, params),
-            request_headers,
-            body,
-            dict(cookies or {}),
+        prepared = self._prepare(
+            method,
+            url,
+            params,
+            headers,
+            cookies,
+            content=content,
+            data=data,
+            json=json,
+            files=files,
         )
         follow = self.follow_redirects if follow_redirects is None else follow_redirects
         history: list[ClientResponse] = []
@@ -264,20 +264,42 @@ class AsyncTestClient:
         its `send` raises `OSError`. The options are those of `request`; redirects are
         not followed and the cookie jar is not updated.
         """
-        body, content_type = encode_body(content=content, data=data, json=json, files=files)
-        request_headers = merge_headers(DEFAULT_HEADERS, self.headers, headers)
-        if content_type and not any(name == "content-type" for name, _ in request_headers):
-            request_headers.append(("content-type", content_type))
-        prepared = PreparedRequest(
-            method.upper(),
-            self.base_url.join(url, params),
-            request_headers,
-            body,
-            dict(cookies or {}),
+        prepared = self._prepare(
+            method,
+            url,
+            params,
+            headers,
+            cookies,
+            content=content,
+            data=data,
+            json=json,
+            files=files,
         )
         scope, request = self._scope("http", prepared)
         return AsyncStreamResponse(
             self._asgi, scope, prepared.body, request, self.raise_server_exceptions
+        )
+
+    def _prepare(
+        self,
+        method: str,
+        url: str,
+        params: QueryParams | None,
+        headers: HeaderInput | None,
+        cookies: Mapping[str, str] | None,
+        **body: Any,
+    ) -> PreparedRequest:
+        """The request `request` and `stream` send: body encoded, headers merged."""
+        encoded, content_type = encode_body(**body)
+        request_headers = merge_headers(DEFAULT_HEADERS, self.headers, headers)
+        if content_type and not any(name == "content-type" for name, _ in request_headers):
+            request_headers.append(("content-type", content_type))
+        return PreparedRequest(
+            method.upper(),
+            self.base_url.join(url, params),
+            request_headers,
+            encoded,
+            dict(cookies or {}),
         )
 
     def websocket_connect(

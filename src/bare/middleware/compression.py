@@ -167,6 +167,8 @@ class _Zstd:
         self.level = level
         # PERF: building a compressor costs about as much as compressing 20 kB; whole
         # bodies reuse one per thread (a call compresses all at once, nothing interleaves).
+        # Guarded by tests/test_mw_compression.py::
+        # test_whole_zstd_bodies_from_the_reused_compressor_are_each_a_complete_frame.
         self._local = threading.local()
 
     def compress(self, data: bytes) -> bytes:

@@ -141,6 +141,8 @@ class ProxyHeadersMiddleware:
                 networks.append(_network(entry))
         self._networks = tuple(networks)
         # PERF: a peer given as one of these strings is trusted without parsing it.
+        # Guarded by tests/test_mw_proxy_headers.py::
+        # test_the_exact_address_shortcut_and_the_caches_agree_with_parsing.
         self._exact = frozenset(
             str(network.network_address)
             for network in networks
@@ -181,6 +183,7 @@ class ProxyHeadersMiddleware:
         """The address and port of one hop of a chain, and whether it is a trusted
         proxy; None if it cannot be read."""
         # PERF: the same few clients and proxies come back request after request.
+        # Guarded by tests/test_mw_proxy_headers.py::test_the_hop_cache_agrees_with_parsing.
         try:
             return cache[text]
         except KeyError:

@@ -36,7 +36,7 @@ _CLOCK_SKEW = 60
 _MAX_CANDIDATES = 4
 
 _VARY = (b"vary", b"Cookie")
-# PERF: one encoder, built once; the options refuse NaN and keep text as UTF-8.
+# One encoder, built once; the options refuse NaN and keep text as UTF-8.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _DECODER = json.JSONDecoder()
 _now = time.time  # the clock of timestamps: a module attribute so tests can move it
