@@ -21,6 +21,7 @@ from bare import (
     WebSocket,
     register_converter,
 )
+from bare.forms import FormLimits
 from bare.middleware import RESPONSE_HEADERS_KEY, add_response_headers
 from bare.responses import JSONResponse, PlainTextResponse
 from bare.routing import (
@@ -200,7 +201,9 @@ def test_route_options_are_checked_at_the_decorator() -> None:
 
 
 def test_route_option_keywords_and_the_record_stay_in_step() -> None:
-    assert set(typing.get_type_hints(RouteOptionArgs)) == set(RouteOptions.__slots__)
+    # FormLimits is only imported for type checkers in bare.routing (import cost).
+    hints = typing.get_type_hints(RouteOptionArgs, localns={"FormLimits": FormLimits})
+    assert set(hints) == set(RouteOptions.__slots__)
 
 
 def test_route_options_replace_and_compare() -> None:
@@ -744,7 +747,8 @@ def test_full_path_without_a_root_path_key() -> None:
 
 def test_route_options_repr_lists_every_option() -> None:
     assert repr(RouteOptions(name="a", max_body_size=5)) == (
-        "RouteOptions(max_body_size=5, name='a', requires=None)"
+        "RouteOptions(etag=Ellipsis, form_limits=Ellipsis, max_body_size=5, name='a', "
+        "requires=None)"
     )
 
 
@@ -912,3 +916,101 @@ def test_only_http_scopes_of_an_app_with_middleware_are_marked_for_the_hand_over
         "http, middleware=True": True,
         "websocket, middleware=True": False,
     }
+
+
+# -- route settings: each route's own options, else the app's -------------------------------
+
+
+def test_route_settings_come_from_the_route_else_the_app() -> None:
+    strict = FormLimits(max_fields=3)
+    app = Bare(etag=True, form_limits=strict, max_body_size=100)
+
+    @app.get("/own", etag=False, form_limits=None, max_body_size=7)
+    async def own(request: Request) -> str:
+        return ""
+
+    @app.get("/inherits")
+    async def inherits(request: Request) -> str:
+        return ""
+
+    routes = {r.path: r for r in app.router.routes if isinstance(r, Route)}
+    assert routes["/own"].settings == (7, False, None)
+    assert routes["/inherits"].settings == (100, True, strict)
+    # Changing the app's setting rebinds the routes that set none.
+    looser = FormLimits(max_fields=9)
+    app.etag = False
+    app.form_limits = looser
+    assert routes["/inherits"].settings == (100, False, looser)
+    assert routes["/own"].settings == (7, False, None)
+    assert (app.etag, app.form_limits) == (False, looser)
+
+
+def test_an_included_router_passes_on_only_what_it_was_given() -> None:
+    limits = FormLimits(max_files=1)
+    given = Router(etag=True, form_limits=limits)
+    plain = Router()
+
+    @given.get("/a")
+    @plain.get("/b")
+    async def handler(request: Request) -> str:
+        return ""
+
+    @given.get("/c", etag=False)
+    async def own(request: Request) -> str:
+        return ""
+
+    app = Bare(max_body_size=50)
+    app.include_router(given, prefix="/g")
+    app.include_router(plain, prefix="/p")
+    settings = {r.path: r.settings for r in app.router.routes if isinstance(r, Route)}
+    assert settings == {
+        "/g/a": (50, True, limits),
+        "/g/c": (50, False, limits),
+        "/p/b": (50, False, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"etag": 1}, TypeError, "etag must be True or False"),
+        ({"etag": None}, TypeError, "etag must be True or False"),
+        ({"form_limits": {"max_fields": 3}}, TypeError, "form_limits must be a bare.forms"),
+    ],
+    ids=["etag_int", "etag_none", "form_limits_dict"],
+)
+def test_bad_settings_are_refused_where_they_are_given(
+    options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    app = Bare()
+    with pytest.raises(error, match=message):
+        app.get("/", **options)
+    with pytest.raises(error, match=message):
+        Bare(**options)
+    with pytest.raises(error, match=message):
+        Router(**options)
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"max_fields": -1}, "max_fields must be an int >= 0"),
+        ({"max_part_size": 1.5}, "max_part_size must be an int >= 0"),
+        ({"spool_max_size": True}, "spool_max_size must be an int >= 0"),
+        ({"max_file_size": "10"}, "max_file_size must be an int >= 0"),
+    ],
+    ids=["negative", "float", "bool", "string"],
+)
+def test_form_limits_refuse_what_is_not_a_count(limits: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FormLimits(**limits)
+
+
+def test_form_limits_replace_and_compare() -> None:
+    limits = FormLimits(max_files=2)
+    assert limits.replace(max_fields=5) == FormLimits(max_files=2, max_fields=5)
+    assert limits.replace(max_file_size=None).max_file_size is None
+    with pytest.raises(TypeError, match="unknown form limit 'max_feilds'"):
+        limits.replace(max_feilds=5)
+    assert "max_files=2" in repr(limits)
+    assert hash(limits) == hash(FormLimits(max_files=2))

@@ -16,6 +16,7 @@ from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 if TYPE_CHECKING:
     from .applications import Bare
+    from .routing import RouteSettings
     from .types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["handle_exception", "http_endpoint", "to_response", "websocket_endpoint"]
@@ -56,8 +57,9 @@ async def _call(handler: Callable[..., Any], is_async: bool, *args: Any) -> Any:
 _send_at_once = Response.__call__
 
 
-def http_endpoint(endpoint: Callable[..., Any], max_body_size: int | None) -> ASGIApp:
-    """The ASGI callable that serves one HTTP route, built once when the route is bound.
+def http_endpoint(endpoint: Callable[..., Any], settings: RouteSettings) -> ASGIApp:
+    """The ASGI callable that serves one HTTP route, built once when the route is bound
+    with its `settings` (see `bare.routing.RouteSettings`).
 
     It builds the `Request`, calls `endpoint(request)` (in a worker thread if it is a
     plain function), turns what it returns into a response and sends it. Anything
@@ -66,9 +68,11 @@ def http_endpoint(endpoint: Callable[..., Any], max_body_size: int | None) -> AS
     per-request branches.
     """
     is_async = is_async_callable(endpoint)
+    max_body_size = settings.max_body_size
+    form_limits = settings.form_limits
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, max_body_size)
+        request = Request(scope, receive, max_body_size, form_limits)
         response: Response | None = None
         started = False
         try:

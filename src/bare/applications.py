@@ -35,6 +35,8 @@ from .types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from .forms import FormLimits
+
 __all__ = ["Bare", "State"]
 
 logger = logging.getLogger("bare")
@@ -58,6 +60,11 @@ class Bare(MethodShortcuts):
       and the other way round.
     - `max_body_size`: the request body limit in bytes (1 MiB; None for none); a route
       can set its own.
+    - `etag`: give responses an ETag and answer conditional requests (304, 412) on
+      routes that do not set their own `etag` option (False; see
+      docs/conditional-responses.md).
+    - `form_limits`: the `bare.forms.FormLimits` of `request.form()` on routes that set
+      none (None: the defaults).
     - `max_headers`: the most request headers accepted (100); more is a 431.
     - `lifespan`: `lifespan(app)` returns an async context manager entered at startup
       and left at shutdown; a mapping it yields becomes the lifespan state that the
@@ -72,6 +79,8 @@ class Bare(MethodShortcuts):
         debug: bool = False,
         redirect_slashes: bool = True,
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        etag: bool = False,
+        form_limits: FormLimits | None = None,
         max_headers: int = 100,
         lifespan: Lifespan | None = None,
         on_startup: Iterable[Callable[[], Any]] = (),
@@ -80,7 +89,12 @@ class Bare(MethodShortcuts):
     ) -> None:
         self.debug = debug
         self.max_headers = max_headers
-        self.router = Router(redirect_slashes=redirect_slashes, max_body_size=max_body_size)
+        self.router = Router(
+            redirect_slashes=redirect_slashes,
+            max_body_size=max_body_size,
+            etag=etag,
+            form_limits=form_limits,
+        )
         self.state = State()
         self.lifespan = lifespan
         self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = dict(
@@ -104,6 +118,26 @@ class Bare(MethodShortcuts):
     def max_body_size(self, value: int | None) -> None:
         self.router.max_body_size = value
 
+    @property
+    def etag(self) -> bool:
+        """Whether routes that set none answer conditional requests; setting it applies
+        to them."""
+        return self.router.etag
+
+    @etag.setter
+    def etag(self, value: bool) -> None:
+        self.router.etag = value
+
+    @property
+    def form_limits(self) -> FormLimits | None:
+        """The form limits of routes that set none (None: the defaults); setting them
+        applies to those routes."""
+        return self.router.form_limits
+
+    @form_limits.setter
+    def form_limits(self, value: FormLimits | None) -> None:
+        self.router.form_limits = value
+
     # -- routes -----------------------------------------------------------------------
 
     def route(
@@ -114,7 +148,8 @@ class Bare(MethodShortcuts):
     ) -> Callable[[F], F]:
         """Register the decorated handler for `methods` (default `["GET"]`) on `path`.
 
-        `options` are those of `bare.routing.RouteOptions`: `name`, `max_body_size`.
+        `options` are those of `bare.routing.RouteOptions`: `name`, `max_body_size`,
+        `requires`, `etag`, `form_limits`.
         """
         return self.router.route(path, methods, **options)
 
@@ -331,7 +366,7 @@ class Bare(MethodShortcuts):
         """Answer `exc` through the app's exception handlers, or the default response."""
         if isinstance(exc, ClientDisconnect):
             return
-        request = Request(scope, receive, self.max_body_size)
+        request = Request(scope, receive, self.max_body_size, self.form_limits)
         response = await handle_exception(self, exc, request)
         await response(scope, receive, send)
 

@@ -17,6 +17,7 @@ from .headers import Headers, parse_cookie
 
 if TYPE_CHECKING:
     from ._server_timing import ServerTimer
+    from .forms import FormLimits
     from .sessions import Session
     from .types import Message, Receive, Scope
 
@@ -318,6 +319,7 @@ class Request(HTTPConnection):
 
     _body: bytes | None = None
     _limit: int | EllipsisType | None = ...  # the route's own body limit, if it has one
+    _form_limits: FormLimits | None = None  # the route's form limits, if not the defaults
     _stream_consumed = False
     _disconnected = False
     _pending: list[Message] | None = None  # messages read ahead by is_disconnected()
@@ -327,12 +329,15 @@ class Request(HTTPConnection):
         scope: Scope,
         receive: Receive,
         max_body_size: int | EllipsisType | None = ...,
+        form_limits: FormLimits | None = None,
     ) -> None:
         self.scope = scope
         self._receive = receive
         if max_body_size is not ...:
             # PERF: set only when a route has its own limit; the app's is read if needed.
             self._limit = max_body_size
+        if form_limits is not None:
+            self._form_limits = form_limits
 
     @property
     def max_body_size(self) -> int | None:

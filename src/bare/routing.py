@@ -25,6 +25,8 @@ from .types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from .forms import FormLimits
+
 __all__ = [
     "FOUND",
     "METHOD_NOT_ALLOWED",
@@ -83,9 +85,13 @@ class RouteOptions:
     - `requires`: the scopes a request must be authenticated with (a string or a list
       of strings), as `bare.authentication.requires(...)` applied to the handler;
       `None` (the default) checks nothing. `[]` asks for an authenticated user only.
+    - `etag`: give this route's responses an ETag and answer conditional requests
+      (see docs/conditional-responses.md); left out (`...`), the app's setting applies.
+    - `form_limits`: the `bare.forms.FormLimits` of `request.form()` on this route;
+      left out (`...`), the app's apply.
     """
 
-    __slots__ = ("max_body_size", "name", "requires")
+    __slots__ = ("etag", "form_limits", "max_body_size", "name", "requires")
 
     def __init__(
         self,
@@ -93,13 +99,19 @@ class RouteOptions:
         name: str | None = None,
         max_body_size: BodyLimit = ...,
         requires: str | Iterable[str] | None = None,
+        etag: bool | EllipsisType = ...,
+        form_limits: FormLimits | EllipsisType | None = ...,
     ) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"route name must be a string, not {name!r}")
         _check_body_limit(max_body_size, "max_body_size")
+        _check_etag(etag)
+        _check_form_limits(form_limits)
         self.name = name
         self.max_body_size = max_body_size
         self.requires = _scopes(requires)
+        self.etag = etag
+        self.form_limits = form_limits
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> RouteOptions:
@@ -136,6 +148,8 @@ class RouteOptionArgs(TypedDict, total=False):
     name: str | None
     max_body_size: BodyLimit
     requires: str | Iterable[str] | None
+    etag: bool | EllipsisType
+    form_limits: FormLimits | EllipsisType | None
 
 
 def _scopes(requires: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -153,6 +167,34 @@ def _check_body_limit(value: Any, what: str) -> None:
         return
     if type(value) is not int or value < 0:
         raise ValueError(f"{what} must be a number of bytes >= 0 or None, not {value!r}")
+
+
+def _check_etag(value: Any) -> None:
+    if value is not ... and type(value) is not bool:
+        raise TypeError(f"etag must be True or False, not {value!r}")
+
+
+def _check_form_limits(value: Any) -> None:
+    if value is ... or value is None:
+        return
+    from .forms import FormLimits  # here: only apps that set form limits load the module
+
+    if not isinstance(value, FormLimits):
+        raise TypeError(
+            f"form_limits must be a bare.forms.FormLimits (or None for the defaults), not {value!r}"
+        )
+
+
+class RouteSettings(NamedTuple):
+    """The settings a route is served with: its own options where it sets them, else
+    those of the app (or router) it is bound to. `form_limits` None: the defaults."""
+
+    max_body_size: int | None = DEFAULT_MAX_BODY_SIZE
+    etag: bool = False
+    form_limits: FormLimits | None = None
+
+
+DEFAULT_SETTINGS = RouteSettings()
 
 
 class Route:
@@ -188,19 +230,29 @@ class Route:
             raise RouteError(f"route {path!r} answers no method")
         self.options = options
         self.name = options.name if options.name is not None else _endpoint_name(endpoint)
-        self.bind(DEFAULT_MAX_BODY_SIZE)
+        self.bind(DEFAULT_SETTINGS)
 
-    def bind(self, app_max_body_size: int | None) -> None:
+    def bind(self, defaults: RouteSettings) -> None:
         """Build `handle`, the callable that serves this route, filling the options the
-        route leaves to the app (the body limit) from the app's settings."""
-        limit = self.options.max_body_size
-        self.max_body_size: int | None = app_max_body_size if limit is ... else limit
+        route leaves to the app (body limit, etag, form limits) from `defaults`, the
+        app's settings."""
+        options = self.options
+        self.settings = RouteSettings(
+            defaults.max_body_size if options.max_body_size is ... else options.max_body_size,
+            defaults.etag if options.etag is ... else options.etag,
+            defaults.form_limits if options.form_limits is ... else options.form_limits,
+        )
         endpoint = self.endpoint
-        if self.options.requires is not None:
+        if options.requires is not None:
             from .authentication import requires  # here: only apps that use it load it
 
-            endpoint = requires(*self.options.requires)(endpoint)
-        self.handle: ASGIApp = http_endpoint(endpoint, self.max_body_size)
+            endpoint = requires(*options.requires)(endpoint)
+        self.handle: ASGIApp = http_endpoint(endpoint, self.settings)
+
+    @property
+    def max_body_size(self) -> int | None:
+        """The body limit this route is served with (its own, else the app's)."""
+        return self.settings.max_body_size
 
     def with_prefix(self, prefix: str) -> Route:
         """This route under `prefix`, with the same handler, methods and options."""
@@ -240,7 +292,7 @@ class WebSocketRoute:
             endpoint = requiring(*self.requires)(endpoint)
         self.handle: ASGIApp = websocket_endpoint(endpoint)
 
-    def bind(self, app_max_body_size: int | None) -> None:
+    def bind(self, defaults: RouteSettings) -> None:
         """Nothing to fill in: a WebSocket route takes no option from the app."""
 
     def with_prefix(self, prefix: str) -> WebSocketRoute:
@@ -278,7 +330,7 @@ class Mount:
         )
         self.template = self.templates[0]
 
-    def bind(self, app_max_body_size: int | None) -> None:
+    def bind(self, defaults: RouteSettings) -> None:
         """Nothing to fill in: the mounted app has its own settings."""
 
     def with_prefix(self, prefix: str) -> Mount:
@@ -388,9 +440,10 @@ class Router(MethodShortcuts):
     grow with the number of routes. A path that matches no route but would match with
     its trailing slash toggled is redirected (308) when `redirect_slashes` is on.
 
-    `max_body_size` is the body limit of the routes that do not set their own (1 MiB;
-    `None` for none). A `Bare` app's router takes the app's; a router included in
-    another passes its own on only when it was given one.
+    `max_body_size` (the body limit, 1 MiB; `None` for none), `etag` (False) and
+    `form_limits` (a `bare.forms.FormLimits`; `None` for the defaults) apply to the
+    routes that do not set their own. A `Bare` app's router takes the app's; a router
+    included in another passes its own on only when it was given them.
     """
 
     def __init__(
@@ -398,12 +451,18 @@ class Router(MethodShortcuts):
         *,
         redirect_slashes: bool = True,
         max_body_size: BodyLimit = ...,
+        etag: bool | EllipsisType = ...,
+        form_limits: FormLimits | EllipsisType | None = ...,
         matcher_class: Callable[[Table], Matcher[AnyRoute]] | None = None,
     ) -> None:
         _check_body_limit(max_body_size, "max_body_size")
+        _check_etag(etag)
+        _check_form_limits(form_limits)
         self.redirect_slashes = redirect_slashes
         # `...` until set: the routes use the default, and an including router's.
         self._max_body_size: BodyLimit = max_body_size
+        self._etag: bool | EllipsisType = etag
+        self._form_limits: FormLimits | EllipsisType | None = form_limits
         # `matcher_class` lets the tests drive both implementations; normally the selected one.
         self._matcher_class = matcher_class or router_impl.Matcher
         self.routes: list[AnyRoute] = []
@@ -416,17 +475,52 @@ class Router(MethodShortcuts):
         self._slash_endings = False
 
     @property
+    def settings(self) -> RouteSettings:
+        """The settings routes that set none of their own are served with."""
+        return RouteSettings(
+            DEFAULT_MAX_BODY_SIZE if self._max_body_size is ... else self._max_body_size,
+            False if self._etag is ... else self._etag,
+            None if self._form_limits is ... else self._form_limits,
+        )
+
+    @property
     def max_body_size(self) -> int | None:
         """The body limit of routes that set none; setting it rebinds them."""
-        limit = self._max_body_size
-        return DEFAULT_MAX_BODY_SIZE if limit is ... else limit
+        return self.settings.max_body_size
 
     @max_body_size.setter
     def max_body_size(self, value: int | None) -> None:
         _check_body_limit(value, "max_body_size")
         self._max_body_size = value
+        self._rebind()
+
+    @property
+    def etag(self) -> bool:
+        """Whether routes that set none answer conditional requests; setting it rebinds them."""
+        return self.settings.etag
+
+    @etag.setter
+    def etag(self, value: bool) -> None:
+        _check_etag(value)
+        self._etag = value
+        self._rebind()
+
+    @property
+    def form_limits(self) -> FormLimits | None:
+        """The form limits of routes that set none (None: the defaults); setting it
+        rebinds them."""
+        return self.settings.form_limits
+
+    @form_limits.setter
+    def form_limits(self, value: FormLimits | None) -> None:
+        _check_form_limits(value)
+        self._form_limits = value
+        self._rebind()
+
+    def _rebind(self) -> None:
+        settings = self.settings
         for route in self.routes:
-            route.bind(value)
+            route.bind(settings)
 
     # -- registration -------------------------------------------------------------
 
@@ -469,19 +563,31 @@ class Router(MethodShortcuts):
         """
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise RouteError(f"router prefix {prefix!r} must start with '/' and not end with one")
+        # What `router` was given explicitly passes on to its routes that set none.
+        given = {
+            name: value
+            for name, value in (
+                ("max_body_size", router._max_body_size),
+                ("etag", router._etag),
+                ("form_limits", router._form_limits),
+            )
+            if value is not ...
+        }
         for route in router.routes:
             copy = route.with_prefix(prefix)
-            if (
-                isinstance(copy, Route)
-                and copy.options.max_body_size is ...
-                and router._max_body_size is not ...
-            ):
-                copy = Route(
-                    copy.path,
-                    copy.endpoint,
-                    methods=copy.methods,
-                    options=copy.options.replace(max_body_size=router._max_body_size),
-                )
+            if isinstance(copy, Route):
+                inherited = {
+                    name: value
+                    for name, value in given.items()
+                    if getattr(copy.options, name) is ...
+                }
+                if inherited:
+                    copy = Route(
+                        copy.path,
+                        copy.endpoint,
+                        methods=copy.methods,
+                        options=copy.options.replace(**inherited),
+                    )
             self.add(copy)
 
     def add(self, route: AnyRoute) -> None:
@@ -500,7 +606,7 @@ class Router(MethodShortcuts):
             builder = self._websocket if isinstance(route, WebSocketRoute) else self._http
             label = f"route {route.path!r} ({route.name})"
             builder.add(TableEntry(route.template, route.methods, route, label))
-        route.bind(self.max_body_size)
+        route.bind(self.settings)
         self.routes.append(route)
         self._http_matcher = self._websocket_matcher = None
 
