@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from stat import S_ISDIR, S_ISREG
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import Any, BinaryIO, Literal
 
 from ._concurrency import run_in_stream_thread
@@ -166,10 +166,33 @@ class StaticFiles:
         return self._root if self._root is not None else os.path.realpath(self.directory)
 
     def _inside(self, root: str, path: str) -> str | None:
-        """`path` resolved, if it stays under `root` (or links may go anywhere)."""
-        real = os.path.realpath(path)
+        """`path`, if it names something under `root` (or links may go anywhere); a
+        path through a link is given resolved."""
         if self.follow_symlink:
-            return real
+            return os.path.realpath(path)
+        # PERF: `root` is resolved and `_split` lets no ".", ".." or empty name through,
+        # so a path with no link below `root` stays inside it: one lstat per name below
+        # the root, rather than resolving the whole path from "/" on every request.
+        # Links take the resolving path. Guarded by the link cases of
+        # tests/test_staticfiles.py::test_escapes_and_misses_get_the_same_404 and
+        # ::test_nested_file_and_links_inside_the_root.
+        prefix = root if root.endswith(os.sep) else root + os.sep
+        if not path.startswith(prefix):
+            return self._resolved_inside(root, path)
+        current = root
+        for name in path[len(prefix) :].split(os.sep):
+            current = os.path.join(current, name)
+            try:
+                mode = os.lstat(current).st_mode
+            except (OSError, ValueError):
+                return None
+            if S_ISLNK(mode):
+                return self._resolved_inside(root, path)
+        return path
+
+    @staticmethod
+    def _resolved_inside(root: str, path: str) -> str | None:
+        real = os.path.realpath(path)
         try:
             # NOTE: commonpath compares whole names; commonprefix would let /static-old
             # pass for /static.
@@ -218,6 +241,11 @@ class StaticFiles:
         siblings: dict[str, _Found] = {}
         if self.precompressed:
             for encoding, suffix in _ENCODINGS:
+                try:
+                    # Most files have no siblings: a failed stat is the cheap answer.
+                    os.stat(candidate + suffix)
+                except (OSError, ValueError):
+                    continue
                 sibling = self._regular(root, candidate + suffix)
                 if sibling is not None:
                     siblings[encoding] = sibling
