@@ -23,11 +23,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-## install: create .venv and install bare, compiled strictly, with the speedups extra
+## install: create .venv and install bare, compiled strictly, with what serving the example app
+## needs: the speedups extra (uvicorn, uvloop, httptools) and jinja2 for its page
 install: $(SERVE_STAMP)
 
 $(SERVE_STAMP): $(PY) pyproject.toml setup.py $(wildcard src/bare/*.pyx)
-	BARE_NO_EXTENSIONS=0 BARE_REQUIRE_EXTENSIONS=1 $(PY) -m pip install --quiet -e '.[speedups]'
+	BARE_NO_EXTENSIONS=0 BARE_REQUIRE_EXTENSIONS=1 $(PY) -m pip install --quiet -e '.[speedups,templates]'
 	$(PY) -m bare --version
 	$(PY) -c "import bare, sys; sys.exit(0 if bare.COMPILED else 'bare: the compiled modules are not live')"
 	touch $@

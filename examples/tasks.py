@@ -1,8 +1,12 @@
-"""The book's tasks app, grown up: typed routes, HTTP errors, reverse routing, a page,
-and the usual middleware: request ids, Server-Timing, CORS and a session with a login.
+"""The book's tasks app, grown up: typed routes, HTTP errors, reverse routing, the usual
+middleware (request ids, Server-Timing, CORS and a session with a login), and a page
+rendered from a Jinja2 template (examples/templates/) with its stylesheet and script
+served from examples/static/, showing the server's clock live over server-sent events
+(examples/clock.py).
 
 Run it with `make run` (uvicorn + uvloop + httptools on http://127.0.0.1:8000), or
-`bare run examples.tasks:app`, or `python -m examples.tasks`.
+`bare run examples.tasks:app`, or `python -m examples.tasks`. The page needs jinja2
+(`pip install jinja2`, or `pip install '.[templates]'` in a checkout of bare).
 
 Sessions are signed with `TASKS_SECRET_KEY` from the environment (32 bytes or more);
 without it, with a random key made at startup, so sessions end when the server stops
@@ -11,17 +15,24 @@ and are not shared between workers.
 
 from __future__ import annotations
 
-import html
 import os
 import secrets
 import uuid
+from pathlib import Path
 from typing import Any
 
-from bare import Bare, HTMLResponse, HTTPException, JSONResponse, Request, WebSocket
+from bare import Bare, HTTPException, JSONResponse, Request, WebSocket
 from bare.middleware.cors import CORSMiddleware
 from bare.middleware.request_id import RequestIdMiddleware
 from bare.middleware.sessions import SessionMiddleware
 from bare.middleware.timing import ServerTimingMiddleware
+from bare.staticfiles import StaticFiles
+from bare.templating import Jinja2Templates, TemplateResponse
+
+from . import clock
+
+# Next to this file, wherever the server was started from.
+HERE = Path(__file__).resolve().parent
 
 app = Bare()
 app.add_middleware(RequestIdMiddleware)
@@ -36,6 +47,12 @@ app.add_middleware(
 app.add_middleware(
     SessionMiddleware, secret_key=os.environ.get("TASKS_SECRET_KEY") or secrets.token_hex(32)
 )
+# no-cache: browsers ask again each time, and get a 304 while the file is unchanged (ETag).
+app.mount(
+    "/static", StaticFiles(directory=HERE / "static", cache_control="no-cache"), name="static"
+)
+app.include_router(clock.router)
+templates = Jinja2Templates(directory=HERE / "templates", trim_blocks=True, lstrip_blocks=True)
 
 # In-memory store: enough for an example, lost on restart, not shared between workers.
 tasks: dict[uuid.UUID, dict[str, Any]] = {}
@@ -43,11 +60,13 @@ tasks: dict[uuid.UUID, dict[str, Any]] = {}
 
 @app.on_startup
 async def startup() -> None:
+    clock.end_streams_on_signals()
     print("App started. Ready to serve.")
 
 
 @app.on_shutdown
 async def shutdown() -> None:
+    clock.restore_signal_handlers()
     print("App stopping. Cleaning up.")
 
 
@@ -68,20 +87,9 @@ async def task_fields(request: Request) -> dict[str, Any]:
 
 
 @app.get("/")
-async def index(request: Request) -> HTMLResponse:
-    rows = "".join(
-        f'<li><a href="{request.app.url_path_for("get_task", task_id=task["id"])}">'
-        f"{html.escape(task['title'])}</a>{' (done)' if task['done'] else ''}</li>"
-        for task in tasks.values()
-    )
-    return HTMLResponse(
-        "<!doctype html><meta charset='utf-8'><title>bare tasks</title>"
-        "<h1>Bare Framework</h1><p>It's just callables.</p>"
-        f"<h2>Tasks</h2><ul>{rows or '<li>No tasks yet.</li>'}</ul>"
-        "<p>Try <code>curl -X POST localhost:8000/tasks -H 'content-type: application/json' "
-        '-d \'{"title": "Built with bare"}\'</code>, or the JSON at '
-        f"<a href='{app.url_path_for('list_tasks')}'>/tasks</a>.</p>"
-    )
+async def index(request: Request) -> TemplateResponse:
+    # The template escapes the titles: they come from clients.
+    return templates.TemplateResponse(request, "index.html", {"tasks": list(tasks.values())})
 
 
 @app.post("/login")

@@ -108,7 +108,10 @@ def test_routes_prints_the_table() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["METHODS", "PATH", "NAME", "HANDLER"]
-    assert lines[1].split() == ["GET", "/", "index", "examples.tasks.index"]
+    # In the order they were added: the static mount, the clock's router, then the app's own.
+    assert lines[1].split()[:3] == ["*", "/static/...", "static"] and "StaticFiles" in lines[1]
+    assert lines[2].split() == ["GET", "/clock", "clock", "examples.clock.clock"]
+    assert lines[3].split() == ["GET", "/", "index", "examples.tasks.index"]
     assert ["PATCH", "/tasks/{task_id:uuid}", "update_task", "examples.tasks.update_task"] in [
         line.split() for line in lines
     ]

@@ -82,6 +82,9 @@ class StaticFiles:
         self.cache_control = cache_control
         self._root = os.path.realpath(self.directory) if check_dir else None
 
+    def __repr__(self) -> str:
+        return f"StaticFiles(directory={self.directory!r})"
+
     # -- the ASGI app -------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
