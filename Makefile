@@ -24,11 +24,12 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 ## install: create .venv and install bare, compiled strictly, with what serving the example app
-## needs: the speedups extra (uvicorn, uvloop, httptools) and jinja2 for its page
+## needs: the speedups extra (uvicorn, uvloop, httptools), jinja2 for its page and multipart
+## for its upload form
 install: $(SERVE_STAMP)
 
 $(SERVE_STAMP): $(PY) pyproject.toml setup.py $(wildcard src/bare/*.pyx)
-	BARE_NO_EXTENSIONS=0 BARE_REQUIRE_EXTENSIONS=1 $(PY) -m pip install --quiet -e '.[speedups,templates]'
+	BARE_NO_EXTENSIONS=0 BARE_REQUIRE_EXTENSIONS=1 $(PY) -m pip install --quiet -e '.[speedups,templates,forms]'
 	$(PY) -m bare --version
 	$(PY) -c "import bare, sys; sys.exit(0 if bare.COMPILED else 'bare: the compiled modules are not live')"
 	touch $@

@@ -21,6 +21,9 @@ LAZY = [
     "mimetypes",  # file responses
     "urllib.parse",  # URLs, query strings, Location headers (it loads ipaddress too)
     "http",  # status phrases for error details
+    "bare.forms",  # request.form(), and FormData, FormLimits and UploadFile from bare
+    "bare.background",  # background tasks, and BackgroundTask(s) from bare
+    "tempfile",  # uploads spooled to disk
 ]
 
 
@@ -54,6 +57,11 @@ def test_import_bare_leaves_the_occasional_modules_unloaded() -> None:
             "assert TestClient(app).get('/12345678-1234-5678-1234-567812345678').text == 'UUID'",
             "uuid",
         ),
+        ("from bare import UploadFile", "bare.forms"),
+        (
+            "import bare\nassert bare.BackgroundTasks.__module__ == 'bare.background'",
+            "bare.background",
+        ),
         (
             "from bare import Bare\n"
             "app = Bare()\n"
@@ -65,3 +73,10 @@ def test_import_bare_leaves_the_occasional_modules_unloaded() -> None:
 )
 def test_a_lazy_module_is_loaded_when_first_needed(code: str, module: str) -> None:
     assert module in _loaded_after(code)
+
+
+def test_an_unknown_name_is_still_an_attribute_error() -> None:
+    import bare
+
+    with pytest.raises(AttributeError, match="no attribute 'UploadFiles'"):
+        bare.UploadFiles  # noqa: B018

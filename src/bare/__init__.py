@@ -1,5 +1,7 @@
 """bare: a small, fast, correct ASGI web framework. It's just callables."""
 
+from typing import TYPE_CHECKING, Any
+
 from .__about__ import __version__
 from ._speedups import COMPILED, implementations
 from .applications import Bare, State
@@ -27,11 +29,40 @@ from .routing import (
 )
 from .websockets import WebSocket, WebSocketDisconnect
 
+if TYPE_CHECKING:
+    from .background import BackgroundTask, BackgroundTasks
+    from .forms import FormData, FormLimits, UploadFile
+
+# Names loaded when first asked for, so that `import bare` does not pay for them.
+_LAZY = {
+    "BackgroundTask": "background",
+    "BackgroundTasks": "background",
+    "FormData": "forms",
+    "FormLimits": "forms",
+    "UploadFile": "forms",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bare' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"bare.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "COMPILED",
+    "BackgroundTask",
+    "BackgroundTasks",
     "Bare",
     "Converter",
     "FileResponse",
+    "FormData",
+    "FormLimits",
     "HTMLResponse",
     "HTTPException",
     "JSONResponse",
@@ -47,6 +78,7 @@ __all__ = [
     "Router",
     "State",
     "StreamingResponse",
+    "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketRoute",

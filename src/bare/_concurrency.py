@@ -51,7 +51,7 @@ def _load_asyncio() -> Callable[[], AbstractEventLoop]:
     return get_running_loop
 
 
-async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def run_in_threadpool(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run `func(*args, **kwargs)` in the loop's default executor, keeping context vars."""
     loop = (_get_running_loop or _load_asyncio())()
     context = contextvars.copy_context()

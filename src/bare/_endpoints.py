@@ -11,13 +11,21 @@ from ._concurrency import is_async_callable, run_in_threadpool
 from ._errors import SERVER_EXCEPTION_KEY, http_exception_response, server_error_response
 from .exceptions import ClientDisconnect, HTTPException, WebSocketException
 from .requests import Request
-from .responses import JSONResponse, PlainTextResponse, Response, json_messages, text_messages
+from .responses import (
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    json_messages,
+    text_messages,
+)
 from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from .applications import Bare
     from .routing import RouteSettings
-    from .types import ASGIApp, Receive, Scope, Send
+    from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["handle_exception", "http_endpoint", "to_response", "websocket_endpoint"]
 
@@ -56,25 +64,43 @@ async def _call(handler: Callable[..., Any], is_async: bool, *args: Any) -> Any:
 
 _send_at_once = Response.__call__
 
+if TYPE_CHECKING:
+    # What `serve` makes the messages of str, dict and list results with, the class it
+    # sends as it is, and what turns any other result into one.
+    Builders: TypeAlias = tuple[
+        Callable[[Scope, str], tuple[Message, Message]],
+        Callable[[Scope, Any], tuple[Message, Message]],
+        type[Response],
+        Callable[[Any], Response],
+    ]
+
+_PLAIN: Builders = (text_messages, json_messages, Response, to_response)
+
 
 def http_endpoint(endpoint: Callable[..., Any], settings: RouteSettings) -> ASGIApp:
     """The ASGI callable that serves one HTTP route, built once when the route is bound
     with its `settings` (see `bare.routing.RouteSettings`).
 
     It builds the `Request`, calls `endpoint(request)` (in a worker thread if it is a
-    plain function), turns what it returns into a response and sends it. Anything
-    raised on the way goes to the app's exception handlers (`handle_exception`).
-    Options that change how a route is served belong here, decided once, not as
-    per-request branches.
+    plain function), turns what it returns into a response and sends it, then runs the
+    background tasks of the response and of the request. Anything raised on the way
+    goes to the app's exception handlers (`handle_exception`). Options that change how
+    a route is served belong here, decided once, not as per-request branches.
     """
     is_async = is_async_callable(endpoint)
+    # The etag option serves the route with the same code, given other builders.
+    text_of, json_of, response_type, convert = _PLAIN
+    if settings.etag:
+        from ._conditional import HOOKS  # here: only apps that use the option load it
+
+        text_of, json_of, response_type, convert = HOOKS
     max_body_size = settings.max_body_size
     form_limits = settings.form_limits
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, max_body_size, form_limits)
         response: Response | None = None
-        started = False
+        started = sent = False
         try:
             if is_async:
                 result = await endpoint(request)
@@ -86,30 +112,80 @@ def http_endpoint(endpoint: Callable[..., Any], settings: RouteSettings) -> ASGI
             # own. tests/test_one_path.py::test_inlined_messages_match_the_responses
             # checks these messages against the response classes'.
             if kind is str:
-                start, body = text_messages(scope, result)
+                start, body = text_of(scope, result)
             elif kind is dict or kind is list:
-                start, body = json_messages(scope, result)
+                start, body = json_of(scope, result)
             else:
-                response = result if isinstance(result, Response) else to_response(result)
+                response = result if isinstance(result, response_type) else convert(result)
                 if type(response).__call__ is not _send_at_once:
-                    await response(scope, receive, send)
+                    sent = await _send_itself(response, scope, receive, send)
                     return
                 start, body = response.messages(scope)
             # Set first: a start the server refused must not be followed by another.
             started = True
             await send(start)
             await send(body)
+            sent = True
+            # NOTE: what Response.__call__ does after sending.
+            if response is not None and response.background is not None:
+                await response.run_background(scope)
         except Exception as exc:
             if started or (response is not None and response.started):
                 # Too late for an error page: let the server drop the connection.
                 raise
             if isinstance(exc, ClientDisconnect):
                 return
+            # The handler failed: its tasks do not run (the error response's own do).
             error = await handle_exception(scope.get("app"), exc, request)
             await error(scope, receive, send)
+        finally:
+            # PERF: the one check a handler that adds no task and reads no form pays.
+            if request._deferred:
+                await _after_response(request, sent)
 
     serve.__qualname__ = f"http_endpoint({_name(endpoint)})"
     return serve
+
+
+async def _send_itself(response: Response, scope: Scope, receive: Receive, send: Send) -> bool:
+    """Let a response with a `__call__` of its own (a stream, a file) send itself;
+    whether it went out in full. Such a response runs its own background once sent in
+    full; one that does not (a `__call__` of a user's) has it run here."""
+    tracked = _Tracked(send)
+    await response(scope, receive, tracked)
+    if tracked.complete and response.background is not None and not response.background_ran:
+        await response.run_background(scope)
+    return tracked.complete
+
+
+async def _after_response(request: Request, sent: bool) -> None:
+    """What a request left for after its response: the tasks of
+    `request.add_background_task` if the response went out in full (tasks they add
+    too), then closing the files of its form, whatever happened."""
+    try:
+        if sent:
+            from .background import run_tasks  # loaded already: a task was added
+
+            while (tasks := request._tasks) is not None:
+                request._tasks = None
+                await run_tasks(tasks, request.scope)
+    finally:
+        await request.close()
+
+
+class _Tracked:
+    """`send`, noting whether the last body message went out."""
+
+    __slots__ = ("complete", "send")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.complete = False
+
+    async def __call__(self, message: Message) -> None:
+        await self.send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.complete = True
 
 
 def _name(endpoint: Any) -> str:

@@ -6,6 +6,8 @@ byte ranges to send, `if_range_allows` decides whether an `If-Range` lets them a
 
 from __future__ import annotations
 
+from ._conditional import strongly_equal
+
 MAX_RANGES = 16
 """More ranges than this in one request and the header is ignored (a 200 with the
 whole file, which RFC 9110 14.2 allows): a client asking for hundreds of ranges is
@@ -95,7 +97,7 @@ def if_range_allows(value: str, etag: str, mtime: float) -> bool:
     """
     value = value.strip(" \t")
     if value.startswith(('"', "W/")):
-        return value == etag
+        return strongly_equal(value.encode("latin-1"), etag.encode("latin-1"))
     from email.utils import parsedate_to_datetime  # NOTE: lazy, as `import bare` stays cheap
 
     try:

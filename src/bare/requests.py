@@ -16,10 +16,18 @@ from .exceptions import ClientDisconnect, HTTPException
 from .headers import Headers, parse_cookie
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import ParamSpec
+
+    from typing_extensions import Unpack
+
     from ._server_timing import ServerTimer
-    from .forms import FormLimits
+    from .background import BackgroundTasks
+    from .forms import FormData, FormLimitArgs, FormLimits
     from .sessions import Session
     from .types import Message, Receive, Scope
+
+    _P = ParamSpec("_P")
 
 __all__ = [
     "AUTH_KEY",
@@ -320,9 +328,13 @@ class Request(HTTPConnection):
     _body: bytes | None = None
     _limit: int | EllipsisType | None = ...  # the route's own body limit, if it has one
     _form_limits: FormLimits | None = None  # the route's form limits, if not the defaults
+    _form: FormData | None = None  # what form() read, kept
     _stream_consumed = False
     _disconnected = False
     _pending: list[Message] | None = None  # messages read ahead by is_disconnected()
+    _tasks: BackgroundTasks | None = None  # add_background_task's, run after the response
+    # Whether the request left work for after its response (tasks, form files to close).
+    _deferred = False
 
     def __init__(
         self,
@@ -433,6 +445,31 @@ class Request(HTTPConnection):
             # NOTE: a fixed message; the parser's own words stay on the server.
             raise HTTPException(400, "Request body is not valid JSON") from None
 
+    async def form(self, **limits: Unpack[FormLimitArgs]) -> FormData:
+        """The body read as a form, `application/x-www-form-urlencoded` or
+        `multipart/form-data` (see docs/forms.md); read once and kept.
+
+        Another Content-Type is a 415; a malformed body is a 400; a body past one of the
+        form limits is a 413 naming it. The limits are the route's (`form_limits=`),
+        else the app's, else `bare.forms.FormLimits()`; keywords such as
+        `max_files=10` change them for this call (and are ignored once the form is
+        read). Multipart bodies are parsed as they arrive, with the `multipart`
+        package; files are closed when the request ends (or by `await request.close()`).
+        """
+        if self._form is None:
+            from .forms import read_form  # here: only handlers that read forms load it
+
+            self._form = await read_form(self, self._form_limits, limits)
+            self._deferred = True
+        return self._form
+
+    async def close(self) -> None:
+        """Close the files of the form, if one was read (bare calls it when the request
+        ends, after the response and its background tasks)."""
+        form = self._form
+        if form is not None:
+            await form.close()
+
     async def is_disconnected(self) -> bool:
         """Whether the client has gone away (checked without waiting)."""
         if self._disconnected:
@@ -446,6 +483,21 @@ class Request(HTTPConnection):
         else:
             self._pending = [*(self._pending or ()), message]  # body not read yet
         return self._disconnected
+
+    def add_background_task(
+        self, func: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> None:
+        """Run `func(*args, **kwargs)` once the response has been sent, whatever the
+        handler returns, after the response's own `background` tasks (see
+        docs/background-tasks.md). They do not run if the handler raises or the
+        response cannot be sent."""
+        from .background import BackgroundTasks  # here: only requests with tasks load it
+
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = BackgroundTasks()
+            self._deferred = True
+        tasks.add_task(func, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"

@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterable, Iterable, Mapping
 from stat import S_ISREG
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._concurrency import (
     DONE,
@@ -20,6 +20,9 @@ from ._json import dumps
 from .headers import MutableHeaders, append_header, encode_header, set_header
 from .middleware import RESPONSE_HEADERS_KEY
 from .types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .background import BackgroundTask
 
 __all__ = [
     "FileResponse",
@@ -75,6 +78,18 @@ class _NoBody:
 
 
 _UNSET_BODY: Any = _NoBody()
+
+
+def _background(background: Any) -> Any:
+    from .background import check_background  # here: only responses with tasks load it
+
+    return check_background(background)
+
+
+async def _run_background(background: Any, scope: Scope) -> None:
+    from .background import run_tasks  # loaded already: a task was made
+
+    await run_tasks(background, scope)
 
 
 def _both(original: str, alias: str) -> TypeError:
@@ -182,11 +197,16 @@ class Response:
     As Starlette and FastAPI spell them, `content=`, `status_code=` and `media_type=`
     are accepted for `body`, `status` and `content_type`; giving both spellings of one
     is a `TypeError`.
+
+    `background`: a `bare.background.BackgroundTask` (or `BackgroundTasks`) to run
+    once the response has been sent in full (see docs/background-tasks.md).
     """
 
     content_type: str | None = "text/plain; charset=utf-8"
     started = False  # True once the start message is being sent: never send another
     sized = True  # the body is known up front: send its content-length
+    background: BackgroundTask | None = None  # run by bare once the response is sent
+    background_ran = False  # True once a `__call__` ran `background` itself
 
     def __init__(
         self,
@@ -199,6 +219,7 @@ class Response:
         content: Any = _UNSET_BODY,
         status_code: int | None = None,
         media_type: str | EllipsisType | None = ...,
+        background: BackgroundTask | None = None,
     ) -> None:
         if body is _UNSET_BODY:
             body = None if content is _UNSET_BODY else content
@@ -237,6 +258,8 @@ class Response:
             pairs = headers.items() if isinstance(headers, Mapping) else headers
             for name, value in pairs:
                 append_header(raw, encode_header(name, value))
+        if background is not None:
+            self.background = _background(background)
 
     @property
     def body(self) -> bytes:
@@ -354,13 +377,24 @@ class Response:
         return messages(scope, self._status, self._headers_to_send(), self._body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # NOTE: serve_http sends `messages()` itself for responses that keep this
-        # __call__; override `messages` or `__call__` to change what is sent.
+        # NOTE: http_endpoint sends `messages()` itself for responses that keep this
+        # __call__, and runs `background` after; override `messages` or `__call__` to
+        # change what is sent (an overriding `__call__` runs `background` itself).
         start, body = self.messages(scope)
         # Set before sending: a start that raised may have gone out; never send another.
         self.started = True
         await send(start)
         await send(body)
+        if self.background is not None:
+            await self.run_background(scope)
+
+    async def run_background(self, scope: Scope) -> None:
+        """Run `background`, now that the response went out in full. A `__call__` of
+        your own calls it at its end (bare runs it otherwise, after the `__call__`
+        returns, if the last message went out)."""
+        self.background_ran = True
+        if self.background is not None:
+            await _run_background(self.background, scope)
 
     async def send(self, send: Send) -> None:
         """Send this response through `send` (the book's API; prefer calling the response)."""
@@ -418,13 +452,14 @@ class RedirectResponse(Response):
         headers: HeadersArg = None,
         *,
         status_code: int | None = None,
+        background: BackgroundTask | None = None,
     ) -> None:
         status = _resolve(status, _FOUND, status_code)
         if status not in _REDIRECT_STATUSES:
             raise ValueError(
                 f"redirect status must be one of 301, 302, 303, 307, 308, not {status}"
             )
-        super().__init__(b"", status, headers, content_type=None)
+        super().__init__(b"", status, headers, content_type=None, background=background)
         from urllib.parse import quote  # here, not at import: see tests/test_import_cost.py
 
         self.set_header("location", quote(location, safe=_URL_SAFE))
@@ -471,6 +506,7 @@ class StreamingResponse(Response):
         *,
         status_code: int | None = None,
         media_type: str | EllipsisType | None = ...,
+        background: BackgroundTask | None = None,
     ) -> None:
         super().__init__(
             None,
@@ -478,29 +514,39 @@ class StreamingResponse(Response):
             headers,
             content_type,
             media_type=media_type,
+            background=background,
         )
         self.content = content
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        import asyncio  # NOTE: here, not at the top: `import bare` stays cheap
-
         content = self.content
         source = content if isinstance(content, AsyncIterable) else SyncIterator(content)
         if scope.get("method") == "HEAD" or not has_body(self._status):
             self.started = True
-            await send(self.start_message(scope))
-            await send({"type": "http.response.body", "body": b""})
-            await _close(source)
-            return
-        if _spec_version(scope) >= (2, 4):
+            try:
+                await send(self.start_message(scope))
+                await send({"type": "http.response.body", "body": b""})
+            finally:
+                await _close(source)
+        elif _spec_version(scope) >= (2, 4):
             # Servers of ASGI 2.4 raise OSError from send once the client is gone.
             try:
                 await self._stream(scope, send, source)
             except OSError:
-                pass
+                return  # not sent in full: no background tasks
             finally:
                 await _close(source)
+        elif not await self._stream_until_disconnect(scope, receive, send, source):
             return
+        if self.background is not None:
+            await self.run_background(scope)
+
+    async def _stream_until_disconnect(
+        self, scope: Scope, receive: Receive, send: Send, source: SyncIterator | AsyncIterable[Any]
+    ) -> bool:
+        """Stream while watching for the client to leave; True if the stream ended."""
+        import asyncio  # NOTE: here, not at the top: `import bare` stays cheap
+
         stream = asyncio.ensure_future(self._stream(scope, send, source))
         watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
         try:
@@ -511,8 +557,11 @@ class StreamingResponse(Response):
                     task.cancel()
             await asyncio.gather(stream, watcher, return_exceptions=True)
         await _close(source)
-        if not stream.cancelled() and stream.exception() is not None:
+        if stream.cancelled():
+            return False
+        if stream.exception() is not None:
             raise stream.exception()  # type: ignore[misc]
+        return True
 
     async def _stream(
         self, scope: Scope, send: Send, source: SyncIterator | AsyncIterable[Any]
@@ -596,6 +645,7 @@ class FileResponse(Response):
         *,
         status_code: int | None = None,
         media_type: str | EllipsisType | None = ...,
+        background: BackgroundTask | None = None,
     ) -> None:
         self.path = os.fspath(path)
         if media_type is not ...:
@@ -604,11 +654,22 @@ class FileResponse(Response):
             content_type = media_type
         if content_type is ... or content_type is None:
             content_type = _guess_type(filename or self.path)
-        super().__init__(None, _resolve(status, _OK, status_code), headers, content_type)
+        super().__init__(
+            None,
+            _resolve(status, _OK, status_code),
+            headers,
+            content_type,
+            background=background,
+        )
         if filename is not None:
             self.add_header("content-disposition", _disposition(filename))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await self._send_file(scope, send) and self.background is not None:
+            await self.run_background(scope)
+
+    async def _send_file(self, scope: Scope, send: Send) -> bool:
+        """Send the file, or the answer to the request's preconditions; False for a 412."""
         stat = await run_in_stream_thread(os.stat, self.path)
         if not S_ISREG(stat.st_mode):
             raise IsADirectoryError(f"{self.path} is not a regular file")
@@ -622,7 +683,7 @@ class FileResponse(Response):
             self.started = True
             await send(start)
             await send(body)
-            return
+            return False
         if status == _NOT_MODIFIED:
             # RFC 9110 15.4.5: what a 200 would carry, less the content's own headers.
             headers = [h for h in self.raw_headers if not _describes_content(h[0])]
@@ -634,7 +695,7 @@ class FileResponse(Response):
         await send(_start_message(scope, status, [*headers, *validators]))
         if scope.get("method") == "HEAD" or not has_body(status):
             await send({"type": "http.response.body", "body": b""})
-            return
+            return True
         with await run_in_stream_thread(open, self.path, "rb") as file:
             remaining = stat.st_size
             while True:
@@ -644,7 +705,7 @@ class FileResponse(Response):
                 more = bool(chunk) and remaining > 0
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
-                    return
+                    return True
 
 
 def _describes_content(name: bytes) -> bool:
@@ -695,29 +756,8 @@ def file_etag(stat: os.stat_result) -> str:
 
 
 def _precondition(scope: Scope, etag: str, mtime: float) -> int | None:
-    """304 or 412 if the request's `If-None-Match` or `If-Modified-Since` asks for it
-    (RFC 9110 13.1.2 and 13.1.3), else None."""
-    if_none_match = if_modified_since = None
-    for name, value in scope.get("headers", ()):
-        if name == b"if-none-match":
-            # Repeated field lines make one list.
-            if_none_match = value if if_none_match is None else if_none_match + b"," + value
-        elif name == b"if-modified-since":
-            if_modified_since = value
-    read_only = scope.get("method", "GET") in ("GET", "HEAD")
-    if if_none_match is not None:  # then If-Modified-Since is ignored
-        # Weak comparison: W/"x" matches "x". "*" matches any file there is.
-        tags = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
-        if etag.encode("ascii") in tags or b"*" in tags:
-            return _NOT_MODIFIED if read_only else _PRECONDITION_FAILED
-        return None
-    if if_modified_since is not None and read_only:
-        from email.utils import parsedate_to_datetime
+    """304 or 412 if the request's preconditions ask for it (RFC 9110 13.2.2), else
+    None: see `bare._conditional.evaluate`, which every conditional answer goes through."""
+    from ._conditional import evaluate  # here: only requests for files load it
 
-        try:
-            since = parsedate_to_datetime(if_modified_since.decode("latin-1"))
-        except (TypeError, ValueError):
-            return None
-        if since is not None and int(mtime) <= since.timestamp():
-            return _NOT_MODIFIED
-    return None
+    return evaluate(scope, etag.encode("ascii"), mtime)

@@ -20,13 +20,16 @@ import asyncio
 import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._concurrency import DONE, SyncIterator
 from ._json import dumps
 from .headers import encode_header
 from .responses import _OK, HeadersArg, StreamingResponse, _close, has_body
 from .types import Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .background import BackgroundTask
 
 __all__ = [
     "EventSourceResponse",
@@ -183,6 +186,7 @@ class EventSourceResponse(StreamingResponse):
         ping: float | None = 15,
         send_timeout: float | None = 30,
         status_code: int | None = None,
+        background: BackgroundTask | None = None,
     ) -> None:
         for option, seconds in (("ping", ping), ("send_timeout", send_timeout)):
             if seconds is not None and (
@@ -193,7 +197,7 @@ class EventSourceResponse(StreamingResponse):
                 raise ValueError(
                     f"{option} is a number of seconds above 0, or None; not {seconds!r}"
                 )
-        super().__init__(content, status, headers, status_code=status_code)
+        super().__init__(content, status, headers, status_code=status_code, background=background)
         present = {name for name, _ in self.raw_headers}
         for name, value in _DEFAULT_HEADERS:
             if name.encode("ascii") not in present:

@@ -27,6 +27,8 @@ from .types import Message, Receive, Scope, Send
 if TYPE_CHECKING:
     import jinja2
 
+    from .background import BackgroundTask
+
 __all__ = ["AUTOESCAPED_EXTENSIONS", "Jinja2Templates", "TemplateResponse"]
 
 AUTOESCAPED_EXTENSIONS = ("html", "htm", "xml", "xhtml", "svg")
@@ -65,12 +67,19 @@ class TemplateResponse(HTMLResponse):
         status_code: int = 200,
         headers: HeadersArg = None,
         media_type: str | None = None,
+        background: BackgroundTask | None = None,
     ) -> None:
         self.template = template
         self.context = context
         self.rendered = not template.environment.is_async
         body = _render(template, context) if self.rendered else ""
-        super().__init__(body, status_code, headers, ... if media_type is None else media_type)
+        super().__init__(
+            body,
+            status_code,
+            headers,
+            ... if media_type is None else media_type,
+            background=background,
+        )
 
     async def render_async(self) -> None:
         """Render the body now if it is not yet (async environments); idempotent."""
@@ -214,9 +223,11 @@ class Jinja2Templates:
         status_code: int = 200,
         headers: HeadersArg = None,
         media_type: str | None = None,
+        background: BackgroundTask | None = None,
     ) -> _TemplateResponse:
         """Render template `name` with `context` (plus `request`, `url_for` and what the
-        context processors give) as an HTML response (`media_type` to change its type).
+        context processors give) as an HTML response (`media_type` to change its type),
+        with `background` to run once it is sent.
 
         Raises `jinja2.TemplateNotFound` for a missing template and the template's own
         errors (an app answers both with a 500).
@@ -234,7 +245,9 @@ class Jinja2Templates:
         if context:
             values.update(context)
         template = self.get_template(name)
-        return _TemplateResponse(template, values, status_code, headers, media_type)
+        return _TemplateResponse(
+            template, values, status_code, headers, media_type, background=background
+        )
 
 
 def _directories(directory: Directory | Sequence[Directory]) -> list[str]:
