@@ -1064,38 +1064,43 @@ def test_etag_for_is_stable() -> None:
 
 
 def _oracle_matches(value: bytes, etag: bytes | None, exists: bool, strong: bool) -> bool:
-    """RFC 9110 8.8.3 and 13.1.1, spelled out: split the list at commas outside quotes,
-    then compare each well-formed element."""
-    elements, current, quoted = [], b"", False
-    for byte in value:
-        char = bytes([byte])
-        if char == b'"':
-            quoted = not quoted
-        if char == b"," and not quoted:
-            elements.append(current)
-            current = b""
-        else:
-            current += char
-    elements.append(current)
-    for element in (e.strip(b" \t") for e in elements):
+    """RFC 9110 8.8.3 and 13.1.1, spelled out, with the documented recovery: from the
+    start of each element, a quoted tag (or `*`) then blanks then a comma or the end is
+    an element; anything else is skipped up to the next comma."""
+    elements: list[bytes] = []
+    i = 0
+    while i < len(value):
+        while i < len(value) and value[i : i + 1] in (b" ", b"\t"):
+            i += 1
+        j = i + 2 if value[i : i + 2] == b"W/" else i
+        taken = None
+        if value[j : j + 1] == b'"' and b'"' in value[j + 1 :]:
+            end = value.index(b'"', j + 1) + 1
+            taken = (value[i:end], end)
+        elif value[i : i + 1] == b"*":
+            taken = (b"*", i + 1)
+        if taken is not None:
+            k = taken[1]
+            while k < len(value) and value[k : k + 1] in (b" ", b"\t"):
+                k += 1
+            if k == len(value) or value[k : k + 1] == b",":
+                elements.append(taken[0])
+                i = k + 1
+                continue
+        comma = value.find(b",", i)
+        i = len(value) if comma < 0 else comma + 1
+    for element in elements:
         if element == b"*":
             if exists:
                 return True
             continue
         weak = element.startswith(b"W/")
-        opaque = element[2:] if weak else element
-        well_formed = (
-            len(opaque) >= 2
-            and opaque[:1] == b'"'
-            and opaque[-1:] == b'"'
-            and opaque.count(b'"') == 2
-        )
-        if not well_formed or etag is None:
+        if etag is None:
             continue
         etag_weak = etag.startswith(b"W/")
         if strong and (weak or etag_weak):
             continue
-        if opaque == (etag[2:] if etag_weak else etag):
+        if (element[2:] if weak else element) == (etag[2:] if etag_weak else etag):
             return True
     return False
 

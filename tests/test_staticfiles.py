@@ -710,3 +710,53 @@ def test_real_server_ranges_and_validators(server: str) -> None:
         wrong = client.get("/static/large.bin", headers={"range": f"bytes={len(LARGE)}-"})
         assert wrong.status_code == 416
         assert wrong.headers["content-range"] == f"bytes */{len(LARGE)}"
+
+
+# -- the pathsend extension ---------------------------------------------------------------
+
+
+def _pathsend_call(app: Any, path: str, method: str = "GET", **headers: str) -> list[Any]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")]
+        + [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+        "extensions": {"http.response.pathsend": {}},
+    }
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_a_server_offering_pathsend_gets_the_path(root: Path) -> None:
+    static = StaticFiles(directory=root)
+    start, last = _pathsend_call(static, "/data.bin")
+    assert start["status"] == 200
+    assert (b"content-length", b"1024") in start["headers"]
+    assert last == {"type": "http.response.pathsend", "path": str(root / "data.bin")}
+    # HEAD, 304 and ranges are answered by the app, never by path.
+    assert _pathsend_call(static, "/data.bin", "HEAD")[1] == {
+        "type": "http.response.body",
+        "body": b"",
+    }
+    etag = dict(start["headers"])[b"etag"].decode()
+    answer = _pathsend_call(static, "/data.bin", if_none_match=etag)
+    assert answer[0]["status"] == 304
+    assert "path" not in answer[1]
+    ranged = _pathsend_call(static, "/data.bin", range="bytes=0-9")
+    assert ranged[0]["status"] == 206
+    assert b"".join(m.get("body", b"") for m in ranged[1:]) == DATA[:10]

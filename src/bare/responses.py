@@ -630,6 +630,9 @@ class FileResponse(Response):
     `If-None-Match` matches gets 412. HEAD, 304, 204 and 1xx are answered without
     reading the file, and the last three without `content-length`. With `filename`, the
     browser is told to download it under that name (`content-disposition: attachment`).
+    `stat_result`: the file's `os.stat()`, when the caller has it already (it is not
+    asked again). When the server offers the ASGI `http.response.pathsend` extension,
+    a whole file is handed to it by path instead of being read here.
     """
 
     chunk_size = 64 * 1024
@@ -646,8 +649,10 @@ class FileResponse(Response):
         status_code: int | None = None,
         media_type: str | EllipsisType | None = ...,
         background: BackgroundTask | None = None,
+        stat_result: os.stat_result | None = None,
     ) -> None:
         self.path = os.fspath(path)
+        self.stat_result = stat_result
         if media_type is not ...:
             if content_type is not ...:
                 raise _both("content_type", "media_type")
@@ -670,7 +675,9 @@ class FileResponse(Response):
 
     async def _send_file(self, scope: Scope, send: Send) -> bool:
         """Send the file, or the answer to the request's preconditions; False for a 412."""
-        stat = await run_in_stream_thread(os.stat, self.path)
+        stat = self.stat_result
+        if stat is None:
+            stat = await run_in_stream_thread(os.stat, self.path)
         if not S_ISREG(stat.st_mode):
             raise IsADirectoryError(f"{self.path} is not a regular file")
         etag = file_etag(stat)
@@ -691,12 +698,24 @@ class FileResponse(Response):
             headers = [*self.raw_headers, _length_header(stat.st_size)]
         else:
             headers = self._headers_to_send()
-        self.started = True
-        await send(_start_message(scope, status, [*headers, *validators]))
+        start = _start_message(scope, status, [*headers, *validators])
         if scope.get("method") == "HEAD" or not has_body(status):
+            self.started = True
+            await send(start)
             await send({"type": "http.response.body", "body": b""})
             return True
-        with await run_in_stream_thread(open, self.path, "rb") as file:
+        if _PATHSEND in (scope.get("extensions") or ()):
+            # The server sends the file itself (sendfile, say), by its path.
+            self.started = True
+            await send(start)
+            await send({"type": _PATHSEND, "path": self.path})
+            return True
+        # Opened before the start goes out: a file gone since its stat is still an error
+        # the caller can answer (StaticFiles: a 404).
+        file = await run_in_stream_thread(open, self.path, "rb")
+        with file:
+            self.started = True
+            await send(start)
             remaining = stat.st_size
             while True:
                 # Never more than the length announced: the file may grow meanwhile.
@@ -706,6 +725,9 @@ class FileResponse(Response):
                 await send({"type": "http.response.body", "body": chunk, "more_body": more})
                 if not more:
                     return True
+
+
+_PATHSEND = "http.response.pathsend"
 
 
 def _describes_content(name: bytes) -> bool:

@@ -139,7 +139,7 @@ class StaticFiles:
                         scope, receive, send, path, stat, ranges, content_type, headers
                     )
                     return
-        response = FileResponse(path, 200, headers, content_type)
+        response = FileResponse(path, 200, headers, content_type, stat_result=stat)
         await self._send_file(response, scope, receive, send)
 
     @staticmethod
