@@ -65,12 +65,12 @@ def list_matches(value: bytes, etag: bytes | None, exists: bool, strong: bool) -
         weak = etag[:2] == b"W/"
         if not (strong and weak):
             opaque = etag[2:] if weak else etag
-            # PERF: the usual request holds one tag: the one it was given. Guarded, with
-            # the shortcut below, by
+            # PERF: the usual request holds one tag, the one it was given; guarded by
             # tests/test_conditional.py::test_list_matches_agrees_with_the_oracle.
             if value == opaque or (not strong and value[:2] == b"W/" and value[2:] == opaque):
                 return True
-    # PERF: a tag cannot match unless its quoted text is in the value somewhere.
+    # PERF: a tag cannot match unless its quoted text is in the value somewhere; guarded
+    # by tests/test_conditional.py::test_list_matches_agrees_with_the_oracle.
     if (opaque is None or opaque not in value) and b"*" not in value:
         return False
     for element in _ELEMENT.finditer(value):
@@ -170,7 +170,7 @@ def evaluate(
         and modified_since is None
         and unmodified_since is None
     ):
-        return None  # PERF: what most requests hold
+        return None  # what most requests hold: nothing to evaluate
     method = scope.get("method", "GET")
     safe = method == "GET" or method == "HEAD"
     if if_match is not None:

@@ -139,7 +139,7 @@ def http_endpoint(endpoint: Callable[..., Any], settings: RouteSettings) -> ASGI
             error = await handle_exception(scope.get("app"), exc, request)
             await error(scope, receive, send)
         finally:
-            # PERF: the one check a handler that adds no task and reads no form pays.
+            # The one check a handler that adds no task and reads no form pays.
             if request._deferred:
                 await _after_response(request, sent)
 

@@ -56,7 +56,7 @@ def load_parser() -> Any:
     global _checked
     loaded = sys.modules.get("multipart")
     if loaded is not None and loaded is _checked:
-        return loaded  # PERF: checked already
+        return loaded  # imported and checked already
     hint = "pip install multipart (or, in a checkout of bare, pip install '.[forms]')"
     try:
         multipart = import_module("multipart")
