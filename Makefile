@@ -34,7 +34,8 @@ $(SERVE_STAMP): $(PY) pyproject.toml setup.py $(wildcard src/bare/*.pyx)
 	$(PY) -c "import bare, sys; sys.exit(0 if bare.COMPILED else 'bare: the compiled modules are not live')"
 	touch $@
 
-$(TEST_STAMP): $(SERVE_STAMP) scripts/install_extras.py
+$(TEST_STAMP): $(SERVE_STAMP) scripts/install_extras.py scripts/install-system-packages
+	bash scripts/install-system-packages
 	$(EXTRAS) speedups test
 	touch $@
 
