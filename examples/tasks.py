@@ -1,28 +1,33 @@
 """The book's tasks app, grown up: typed routes, HTTP errors, reverse routing, the usual
-middleware (request ids, Server-Timing, CORS and a session with a login), and a page
-rendered from a Jinja2 template (examples/templates/) with its stylesheet and script
-served from examples/static/, showing the server's clock live over server-sent events
-(examples/clock.py).
+middleware (request ids, Server-Timing, CORS, a session with a login, CSRF protection),
+and a page rendered from a Jinja2 template (examples/templates/) with its stylesheet and
+script served from examples/static/, showing the server's clock live over server-sent
+events (examples/clock.py) and a "new task" form with an optional attachment: an upload
+read with `await request.form()`, answered with a redirect back to the page.
 
 Run it with `make run` (uvicorn + uvloop + httptools on http://127.0.0.1:8000), or
 `bare run examples.tasks:app`, or `python -m examples.tasks`. The page needs jinja2
-(`pip install jinja2`, or `pip install '.[templates]'` in a checkout of bare).
+and its form the multipart package (`pip install jinja2 multipart`, or
+`pip install '.[templates,forms]'` in a checkout of bare).
 
-Sessions are signed with `TASKS_SECRET_KEY` from the environment (32 bytes or more);
-without it, with a random key made at startup, so sessions end when the server stops
-and are not shared between workers.
+Sessions and CSRF tokens are signed with `TASKS_SECRET_KEY` from the environment (32
+bytes or more); without it, with a random key made at startup, so sessions end when the
+server stops and are not shared between workers.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bare import Bare, HTTPException, JSONResponse, Request, WebSocket
+from bare import Bare, HTTPException, JSONResponse, RedirectResponse, Request, WebSocket
+from bare.forms import FormData, UploadFile
 from bare.middleware.cors import CORSMiddleware
+from bare.middleware.csrf import CSRFMiddleware, csrf_field_name, csrf_token
 from bare.middleware.request_id import RequestIdMiddleware
 from bare.middleware.sessions import SessionMiddleware
 from bare.middleware.timing import ServerTimingMiddleware
@@ -44,8 +49,17 @@ app.add_middleware(
     allow_headers=["content-type"],
     allow_credentials=True,
 )
+SECRET_KEY = os.environ.get("TASKS_SECRET_KEY") or secrets.token_hex(32)
+app.add_middleware(SessionMiddleware, secret_key=SECRET_KEY)
+# CSRF: another site's page can make a browser post here, with this site's cookies. The
+# middleware refuses posts without the token of the `csrftoken` cookie, except on
+# - the JSON API: it reads bodies only as application/json (else 415), and takes PATCH
+#   and DELETE, which a browser sends to another site only after a CORS preflight (granted
+#   above to the dev front end alone); /logout reads no body: a forged one logs out.
+# - the upload form (POST /tasks/form): its handler checks the token itself, as the
+#   middleware looks for tokens in urlencoded bodies, not in multipart ones.
 app.add_middleware(
-    SessionMiddleware, secret_key=os.environ.get("TASKS_SECRET_KEY") or secrets.token_hex(32)
+    CSRFMiddleware, secret_key=SECRET_KEY, exempt=["/login", "/logout", "/tasks", "/tasks/*"]
 )
 # no-cache: browsers ask again each time, and get a 304 while the file is unchanged (ETag).
 app.mount(
@@ -89,7 +103,8 @@ async def task_fields(request: Request) -> dict[str, Any]:
 @app.get("/")
 async def index(request: Request) -> TemplateResponse:
     # The template escapes the titles: they come from clients.
-    return templates.TemplateResponse(request, "index.html", {"tasks": list(tasks.values())})
+    context = {"tasks": list(tasks.values()), "attachment_limit": ATTACHMENT_LIMIT}
+    return templates.TemplateResponse(request, "index.html", context)
 
 
 @app.post("/login")
@@ -137,6 +152,50 @@ async def create_task(request: Request) -> JSONResponse:
     tasks[task["id"]] = task
     location = request.url_for("get_task", task_id=task["id"])  # root_path included
     return JSONResponse(task, 201, headers={"location": str(location)})
+
+
+# The "new task" form of the page: a title and, optionally, a small attachment. An
+# example keeps no files: only the attachment's name, size and type are stored, and its
+# bytes go when the request ends (kept in memory meanwhile, as they are under the
+# form's spool size of 1 MiB).
+ATTACHMENT_LIMIT = 64 * 1024  # bytes
+
+
+@app.post("/tasks/form", max_body_size=ATTACHMENT_LIMIT + 16 * 1024)
+async def new_task_form(request: Request) -> RedirectResponse:
+    """Post/Redirect/Get: a 303 back to the page, which lists the new task."""
+    form = await request.form(
+        max_fields=2,  # title and the CSRF token
+        max_files=1,
+        max_part_size=1024,  # for the title
+        max_file_size=ATTACHMENT_LIMIT,
+    )
+    check_csrf_token(request, form)
+    title = form.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise HTTPException(400, "title is required")
+    task: dict[str, Any] = {"id": uuid.uuid4(), "title": title.strip(), "done": False}
+    upload = form.get("attachment")
+    # With no file chosen, a browser sends the field with an empty name and no bytes.
+    if isinstance(upload, UploadFile) and (upload.filename or upload.size):
+        task["attachment"] = {
+            # Not the client's name: safe_filename is one name (never a path), without
+            # the control and bidi characters a client can put in (the page escapes it).
+            "name": upload.safe_filename,
+            "size": upload.size,
+            "type": upload.content_type or "application/octet-stream",
+        }
+    tasks[task["id"]] = task
+    return RedirectResponse(str(request.url_for("index")), 303)
+
+
+def check_csrf_token(request: Request, form: FormData) -> None:
+    """What CSRFMiddleware does for urlencoded forms: the form's token must be the
+    cookie's (a missing or forged cookie gets a new token, which no form holds)."""
+    sent = form.get(csrf_field_name(request))
+    expected = csrf_token(request)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(403, "CSRF token missing or incorrect")
 
 
 @app.get("/tasks/{task_id:uuid}")

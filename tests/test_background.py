@@ -34,43 +34,30 @@ from bare.middleware.request_id import RequestIdMiddleware
 from bare.sse import EventSourceResponse
 from bare.testing import TestClient
 from bare.types import Message
+from raw_asgi import PATHSEND, RawClient, http_scope
 
 Log = list[str]
 
 
+class _LoggingClient(RawClient):
+    """A client that stays until the app is done, and writes what it is sent into `log`,
+    as the tasks do."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self.log = log
+
+    async def send(self, message: Message) -> None:
+        await super().send(message)
+        if message["type"] == "http.response.start":
+            self.log.append(f"start {message['status']}")
+        elif not message.get("more_body", False):
+            self.log.append("end")
+
+
 def _send_and_task_order(app: Any, path: str, log: Log, method: str = "GET") -> None:
     """Serve one request with a `send` that writes into `log` as the tasks do."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    received = False
-
-    async def receive() -> Message:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # a client that stays until the app is done
-        raise AssertionError("unreachable")
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            log.append(f"start {message['status']}")
-        elif not message.get("more_body", False):
-            log.append("end")
-
-    asyncio.run(app(scope, receive, send))
+    _LoggingClient(log).run(app, http_scope(path, method, spec_version="2.4"))
 
 
 # -- every response class runs its background, after its last message ----------------------
@@ -411,29 +398,16 @@ def test_an_error_responses_own_background_runs() -> None:
 
 def _serve_to_a_client_that_left(app: Any, spec_version: str, fail_on: str) -> None:
     """A request whose `send` raises OSError at the first message of kind `fail_on`."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": spec_version},
-        "method": "GET",
-        "path": "/",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-    }
-    gone = asyncio.Event()
-
-    async def receive() -> Message:
-        await gone.wait()
-        return {"type": "http.disconnect"}
+    client = RawClient(chunks=())  # no body: receive() waits for the client to leave
 
     async def send(message: Message) -> None:
         if message["type"] == fail_on and message.get("more_body", True):
-            gone.set()
+            client.leave.set()
             raise OSError("the client left")
 
     # A response sent in one piece lets the server see the failure.
     with contextlib.suppress(OSError):
-        asyncio.run(app(scope, receive, send))
+        asyncio.run(app(http_scope(spec_version=spec_version), client.receive, send))
 
 
 @pytest.mark.parametrize("spec_version", ["2.4", "2.0"])
@@ -604,3 +578,23 @@ def test_jinja2_templates_pass_background_on(tmp_path: Path) -> None:
 
     response = TestClient(app).get("/")
     assert (response.text, ran) == ("<p>hi</p>", ["rendered"])
+
+
+@pytest.mark.parametrize("where", ["request", "response"])
+def test_tasks_run_when_the_file_went_by_path(tmp_path: Path, where: str) -> None:
+    # A server offering pathsend gets one message for the whole file: that is the end.
+    ran: list[str] = []
+    app = Bare()
+
+    @app.get("/file")
+    async def file(request: Request) -> FileResponse:
+        task = BackgroundTask(ran.append, where)
+        if where == "request":
+            request.add_background_task(ran.append, where)
+            return FileResponse(_file(tmp_path))
+        return FileResponse(_file(tmp_path), background=task)
+
+    client = RawClient(leave_when_done=True)
+    client.run(app, http_scope("/file", extensions=PATHSEND))
+    assert client.types() == ["http.response.start", "http.response.pathsend"]
+    assert ran == [where]

@@ -422,8 +422,7 @@ def test_a_field_value_must_be_utf8(client: TestClient) -> None:
 
 
 def test_part_names_and_filenames_are_utf8(client: TestClient) -> None:
-    head = 'Content-Disposition: form-data; name="naïve"; filename="résumé €.pdf"\r\n'.encode()
-    form = post(client, multipart(part(head=head, value=b"%PDF"))).json()
+    form = post(client, multipart(part("naïve", b"%PDF", filename="résumé €.pdf"))).json()
     assert form[0][0] == "naïve"
     assert form[0][1]["filename"] == "résumé €.pdf" == form[0][1]["safe"]
     bad = b'Content-Disposition: form-data; name="na\xefve"\r\n'
@@ -435,8 +434,7 @@ def test_part_names_and_filenames_are_utf8(client: TestClient) -> None:
 
 def test_quoting_of_names_as_browsers_send_it(client: TestClient) -> None:
     # Browsers escape CR, LF and `"` in names as %0D, %0A and %22 (HTML's algorithm).
-    head = b'Content-Disposition: form-data; name="a%22b%0D%0Ac"; filename="x%22.txt"\r\n'
-    form = post(client, multipart(part(head=head, value=b"1"))).json()
+    form = post(client, multipart(part("a%22b%0D%0Ac", b"1", filename="x%22.txt"))).json()
     assert form[0][0] == 'a"b\r\nc'
     assert form[0][1]["filename"] == 'x".txt' and form[0][1]["safe"] == "x_.txt"
 
@@ -1039,6 +1037,20 @@ def spooled(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return made
 
 
+def _post_in_chunks(
+    asgi_call: Callable[..., Reply], seen: list[str], chunks: list[bytes], **options: Any
+) -> Reply:
+    """POST a multipart body to `_upload_app(seen)` in `chunks`, one message each."""
+    return asgi_call(
+        _upload_app(seen),
+        "POST",
+        "/",
+        chunks=chunks,
+        headers=[(b"content-type", MULTIPART.encode())],
+        **options,
+    )
+
+
 def _upload_app(seen: list[str]) -> Bare:
     app = Bare(max_body_size=8 * 1024 * 1024)
 
@@ -1078,14 +1090,8 @@ def test_files_made_before_an_error_are_closed(
 ) -> None:
     seen: list[str] = []
     head = part("a", b"x" * 5000, filename="a") + part("b", b"y", filename="b")
-    reply = asgi_call(
-        _upload_app(seen),
-        "POST",
-        "/",
-        query=b"max_files=2" if status == 413 else b"",
-        chunks=[head[:3000], head[3000:], tail],
-        headers=[(b"content-type", MULTIPART.encode())],
-    )
+    query = b"max_files=2" if status == 413 else b""
+    reply = _post_in_chunks(asgi_call, seen, [head[:3000], head[3000:], tail], query=query)
     assert reply.status == status, reply.body
     assert seen == [outcome]
     assert len(spooled) == 2 and all(file.closed for file in spooled)
@@ -1098,14 +1104,7 @@ def test_a_client_leaving_mid_upload_leaves_no_file(
 ) -> None:
     seen: list[str] = []
     body = multipart(part("a", b"x" * 5000, filename="a"), part("b", b"y" * 5000, filename="b"))
-    reply = asgi_call(
-        _upload_app(seen),
-        "POST",
-        "/",
-        chunks=[body[:3000], body[3000:6000]],
-        disconnect=True,
-        headers=[(b"content-type", MULTIPART.encode())],
-    )
+    reply = _post_in_chunks(asgi_call, seen, [body[:3000], body[3000:6000]], disconnect=True)
     assert reply.status == 0 and reply.messages == []  # nobody to answer
     assert seen == ["ClientDisconnect"]
     assert len(spooled) == 2 and all(file.closed for file in spooled)
@@ -1120,14 +1119,7 @@ def test_a_client_leaving_mid_field_leaves_no_file(
 ) -> None:
     seen: list[str] = []
     body = multipart(part("a", b"x" * 50, filename="a"), part("b", b"y" * 5000))
-    reply = asgi_call(
-        _upload_app(seen),
-        "POST",
-        "/",
-        chunks=[body[:1000]],
-        disconnect=True,
-        headers=[(b"content-type", MULTIPART.encode())],
-    )
+    reply = _post_in_chunks(asgi_call, seen, [body[:1000]], disconnect=True)
     assert reply.status == 0 and seen == ["ClientDisconnect"]
     assert len(spooled) == 1 and spooled[0].closed
 
@@ -1155,30 +1147,27 @@ def test_files_are_closed_when_the_request_ends(
     assert disk_files and all(not made["path"].exists() for made in disk_files)
 
 
-def test_files_are_closed_when_the_handler_raises(spooled: list[Any]) -> None:
+@pytest.mark.parametrize(
+    ("raised", "answer"),
+    [
+        (lambda: HTTPException(422, "no thanks"), (422, "no thanks")),
+        (lambda: RuntimeError("bug"), (500, "Internal Server Error")),
+    ],
+    ids=["http_error", "bug"],
+)
+def test_files_are_closed_when_the_handler_raises(
+    spooled: list[Any], raised: Callable[[], Exception], answer: tuple[int, str]
+) -> None:
     app = Bare()
 
     @app.post("/")
     async def handler(request: Request) -> str:
         await request.form()
-        raise HTTPException(422, "no thanks")
-
-    response = post(TestClient(app), multipart(part("a", b"x", filename="a")), path="/")
-    assert error(response) == (422, "no thanks")
-    assert len(spooled) == 1 and spooled[0].closed
-
-
-def test_files_are_closed_when_the_handler_fails(spooled: list[Any]) -> None:
-    app = Bare()
-
-    @app.post("/")
-    async def handler(request: Request) -> str:
-        await request.form()
-        raise RuntimeError("bug")
+        raise raised()
 
     client = TestClient(app, raise_server_exceptions=False)
     response = post(client, multipart(part("a", b"x", filename="a")), path="/")
-    assert response.status_code == 500
+    assert error(response) == answer
     assert len(spooled) == 1 and spooled[0].closed
 
 
@@ -1359,10 +1348,8 @@ def test_safe_filename_through_an_upload() -> None:
         "x" * 10_000 + ".txt": "x" * 251 + ".txt",
     }
     for sent, safe in names.items():
-        head = f'Content-Disposition: form-data; name="f"; filename="{sent}"\r\n'.encode()
-        form = post(
-            client, multipart(part(head=head, value=b"1")), path="/form?max_part_header_size=20000"
-        ).json()
+        body = multipart(part("f", b"1", filename=sent))
+        form = post(client, body, path="/form?max_part_header_size=20000").json()
         assert form[0][1]["filename"] == sent
         assert form[0][1]["safe"] == safe
 
@@ -1370,8 +1357,7 @@ def test_safe_filename_through_an_upload() -> None:
 def test_a_nul_in_a_filename_is_kept_as_sent_and_removed_from_the_safe_name(
     client: TestClient,
 ) -> None:
-    head = b'Content-Disposition: form-data; name="f"; filename="a\x00.txt"\r\n'
-    form = post(client, multipart(part(head=head, value=b"1"))).json()
+    form = post(client, multipart(part("f", b"1", filename="a\x00.txt"))).json()
     assert form[0][1]["filename"] == "a\x00.txt" and form[0][1]["safe"] == "a.txt"
 
 
@@ -1448,3 +1434,6 @@ def test_helpers_build_what_they_say() -> None:
     assert len(_header_size(60).split(b"\r\n")[1]) == 60
     lines = _header_sizes(80).split(b"\r\n")[1:3]
     assert sum(len(line) for line in lines) == 80
+    # part() sends names as they are, UTF-8, controls and all: no escaping of its own.
+    head = 'Content-Disposition: form-data; name="n\u00e9"; filename="a\x00\r\n.txt"\r\n'
+    assert part("n\u00e9", b"1", filename="a\x00\r\n.txt") == part(head=head.encode(), value=b"1")

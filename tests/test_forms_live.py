@@ -70,6 +70,12 @@ def multipart_head(length: int, path: str = "/upload") -> bytes:
     ).encode()
 
 
+def one_file(filename: str, content: bytes) -> bytes:
+    """A multipart body (boundary B) of one file part, field `f`."""
+    head = f'--{B}\r\nContent-Disposition: form-data; name="f"; filename="{filename}"\r\n\r\n'
+    return head.encode() + content + f"\r\n--{B}--\r\n".encode()
+
+
 def test_a_large_upload_arrives_whole(client: httpx.Client) -> None:
     before = state(client)
     content = os.urandom(6 * MIB + 12345)
@@ -86,11 +92,7 @@ def test_a_large_upload_arrives_whole(client: httpx.Client) -> None:
 
 def test_a_streamed_upload_without_a_length(client: httpx.Client) -> None:
     content = os.urandom(3 * MIB)
-    body = (
-        (f'--{B}\r\nContent-Disposition: form-data; name="f"; filename="s.bin"\r\n\r\n').encode()
-        + content
-        + f"\r\n--{B}--\r\n".encode()
-    )
+    body = one_file("s.bin", content)
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(body), 100_000):
@@ -153,11 +155,7 @@ def test_a_client_that_leaves_mid_upload_leaves_no_temporary_file(
 ) -> None:
     before = state(client)
     content = os.urandom(4 * MIB)
-    body = (
-        (f'--{B}\r\nContent-Disposition: form-data; name="f"; filename="gone.bin"\r\n\r\n').encode()
-        + content
-        + f"\r\n--{B}--\r\n".encode()
-    )
+    body = one_file("gone.bin", content)
     host, port = server.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(multipart_head(len(body)) + body[: 2 * MIB])

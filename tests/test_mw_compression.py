@@ -26,6 +26,7 @@ from bare.middleware.compression import (
 )
 from bare.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from bare.testing import TestClient
+from raw_asgi import PATHSEND, RawClient, http_scope
 from servers import Server, free_port, running, uvicorn_command
 
 Call = Callable[..., Any]
@@ -420,19 +421,6 @@ def test_a_bad_content_length_is_not_trusted(asgi_call: Call) -> None:
         reply = asgi_call(app, "GET", "/", headers=accepting("gzip"))
         assert reply.header("content-encoding") == "gzip"
         assert reply.header_list("content-length") == [str(len(reply.body))]
-
-
-def test_a_file_sent_by_path_is_left_alone(asgi_call: Call) -> None:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [JSON_TYPE]})
-        await send({"type": "http.response.pathsend", "path": "/tmp/x.json"})
-
-    reply = asgi_call(CompressionMiddleware(app), "GET", "/", headers=accepting("gzip"))
-    assert reply.headers == [JSON_TYPE]
-    assert [m["type"] for m in reply.messages] == [
-        "http.response.start",
-        "http.response.pathsend",
-    ]
 
 
 def test_trailers_follow_a_compressed_body(asgi_call: Call) -> None:
@@ -1012,3 +1000,115 @@ def test_whole_zstd_bodies_from_the_reused_compressor_are_each_a_complete_frame(
         fresh = zstandard.ZstdCompressor(level=3).compress(body)
         assert zstandard.ZstdDecompressor().decompress(frame) == body
         assert frame == fresh
+
+
+# -- files sent by path (the http.response.pathsend extension) ------------------------------
+
+
+def send_file(app: Any, accept: str | None, method: str = "GET") -> RawClient:
+    """Serve `app` to a server that offers pathsend, for a client accepting `accept`."""
+    client = RawClient(leave_when_done=True)
+    client.run(app, http_scope(method=method, headers=accepting(accept), extensions=PATHSEND))
+    return client
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_a_compressible_file_sent_by_path_is_read_and_compressed(
+    tmp_path: Path, coding: str
+) -> None:
+    path = tmp_path / "items.json"
+    path.write_bytes(TEXT)
+    client = send_file(CompressionMiddleware(FileResponse(path)), coding)
+    assert client.types() == ["http.response.start", "http.response.body"]
+    headers = dict(client.start()["headers"])
+    assert headers[b"content-encoding"] == coding.encode()
+    assert headers[b"vary"] == b"Accept-Encoding"
+    assert headers[b"etag"].startswith(b'W/"')
+    (body,) = client.bodies()
+    assert headers[b"content-length"] == str(len(body)).encode()
+    assert decompress(coding, body) == TEXT
+
+
+def test_a_large_file_sent_by_path_is_compressed_as_a_stream(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    content = b"".join(b"line %d of a long text file\n" % i for i in range(20_000))
+    path.write_bytes(content)
+    client = send_file(CompressionMiddleware(FileResponse(path)), "gzip")
+    assert "http.response.pathsend" not in client.types()
+    headers = dict(client.start()["headers"])
+    assert headers[b"content-encoding"] == b"gzip" and b"content-length" not in headers
+    bodies = body_messages(client.sent)
+    assert len(bodies) > 2 and not bodies[-1].get("more_body", False)
+    assert all(m["more_body"] for m in bodies[:-1])
+    assert decompress("gzip", b"".join(client.bodies())) == content
+
+
+def test_a_file_sent_by_path_is_read_no_further_than_its_length(tmp_path: Path) -> None:
+    path = tmp_path / "growing.log"
+    path.write_bytes(TEXT)
+    stat = path.stat()
+    with path.open("ab") as log:
+        log.write(b"appended after the stat\n")
+    app = CompressionMiddleware(FileResponse(path, stat_result=stat, content_type="text/plain"))
+    assert decompress("gzip", b"".join(send_file(app, "gzip").bodies())) == TEXT
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "accept", "vary"),
+    [
+        ("items.json", TEXT, None, True),  # no coding for this client; others may get one
+        ("items.json", TEXT, "identity", True),
+        ("photo.png", TEXT, "gzip", False),  # compressed already
+        ("tiny.json", b"{}", "gzip", False),  # under minimum_size
+    ],
+    ids=["no_accept", "identity", "image", "small"],
+)
+def test_other_files_sent_by_path_are_left_to_the_server(
+    tmp_path: Path, name: str, content: bytes, accept: str | None, vary: bool
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    client = send_file(CompressionMiddleware(FileResponse(path)), accept)
+    assert client.types() == ["http.response.start", "http.response.pathsend"]
+    assert client.sent[-1]["path"] == str(path)
+    headers = dict(client.start()["headers"])
+    assert headers[b"content-length"] == str(len(content)).encode()
+    assert b"content-encoding" not in headers
+    assert headers.get(b"vary") == (b"Accept-Encoding" if vary else None)
+
+
+def test_head_of_a_file_says_what_its_get_sends(tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_bytes(TEXT)
+    app = CompressionMiddleware(FileResponse(path))
+    head = dict(send_file(app, "gzip", method="HEAD").start()["headers"])
+    get = dict(send_file(app, "gzip").start()["headers"])
+    assert head[b"content-encoding"] == get[b"content-encoding"] == b"gzip"
+    assert head[b"vary"] == get[b"vary"] and head[b"etag"] == get[b"etag"]
+
+
+def test_a_zerocopysend_body_is_left_alone_but_varies() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [JSON_TYPE]})
+        await send({"type": "http.response.zerocopysend", "file": 3, "count": 10})
+
+    client = RawClient()
+    client.run(CompressionMiddleware(app), http_scope(headers=accepting("gzip")))
+    assert client.types() == ["http.response.start", "http.response.zerocopysend"]
+    assert client.start()["headers"] == [JSON_TYPE, (b"vary", b"Accept-Encoding")]
+
+
+def test_a_file_gone_before_it_is_read_raises_before_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_bytes(TEXT)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        start = [JSON_TYPE, (b"content-length", str(len(TEXT)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": start})
+        path.unlink()
+        await send({"type": "http.response.pathsend", "path": str(path)})
+
+    client = RawClient(leave_when_done=True)
+    with pytest.raises(FileNotFoundError):
+        client.run(CompressionMiddleware(app), http_scope(headers=accepting("gzip")))
+    assert client.sent == []  # nothing went out: the app's own error handling decides

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from bare import Bare, Request
+from bare.background import BackgroundTask
 from bare.exceptions import HTTPException
 from bare.middleware import add_response_headers
 from bare.middleware.function import FunctionMiddleware, check_dispatch
@@ -31,6 +32,7 @@ from bare.responses import (
     StreamingResponse,
 )
 from bare.testing import TestClient
+from raw_asgi import PATHSEND, RawClient, http_scope
 
 Message = dict[str, Any]
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -1146,3 +1148,83 @@ def test_a_real_server_streams_through_a_function_middleware(live: str) -> None:
             client.get(f"/function/next/{i}")
             assert next(lines) == f"chunk {i}"
         assert list(lines) == []
+
+
+# -- files sent by path (the http.response.pathsend extension) ------------------------------
+
+
+def pathsend_app(path: Path, ran: list[str], **options: Any) -> FileResponse:
+    """A FileResponse of `path` whose background task records that the app finished."""
+    return FileResponse(path, background=BackgroundTask(ran.append, "background"), **options)
+
+
+def test_a_file_sent_by_path_goes_through_and_completes_the_request(tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"z" * 300_000)
+    ran: list[str] = []
+    client = RawClient(leave_when_done=True)
+    client.run(
+        FunctionMiddleware(pathsend_app(path, ran), add_header), http_scope(extensions=PATHSEND)
+    )
+    assert client.types() == ["http.response.start", "http.response.pathsend"]
+    assert client.sent[-1]["path"] == str(path)
+    headers = dict(client.start()["headers"])
+    assert (headers[b"x-mw"], headers[b"content-length"]) == (b"yes", b"300000")
+    assert ran == ["background"]  # the app ran to its end
+
+
+def test_the_body_iterator_reads_a_file_sent_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    content = bytes(range(256)) * 2500  # more than two chunks
+    path.write_bytes(content)
+    ran: list[str] = []
+    seen: list[int] = []
+
+    async def rewrite(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        chunks = [chunk async for chunk in response.body_iterator]
+        seen.extend(len(chunk) for chunk in chunks)
+        return Response(b"".join(chunks)[::-1], headers={"x-chunks": str(len(chunks))})
+
+    client = RawClient(leave_when_done=True)
+    client.run(
+        FunctionMiddleware(pathsend_app(path, ran), rewrite), http_scope(extensions=PATHSEND)
+    )
+    assert b"".join(client.bodies()) == content[::-1]
+    assert "http.response.pathsend" not in client.types()
+    assert sum(seen) == len(content) and len(seen) > 1 and 0 not in seen
+    assert ran == ["background"]  # the file counted as the whole body: the app finished
+
+
+def test_the_body_iterator_reads_no_more_than_the_length_announced(tmp_path: Path) -> None:
+    path = tmp_path / "growing.log"
+    path.write_bytes(b"line\n" * 10)
+    stat = path.stat()
+    with path.open("ab") as log:
+        log.write(b"written after the response started\n")
+
+    async def collect(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        return Response(b"".join([chunk async for chunk in response.body_iterator]))
+
+    ran: list[str] = []
+    app = FunctionMiddleware(pathsend_app(path, ran, stat_result=stat), collect)
+    client = RawClient(leave_when_done=True)
+    client.run(app, http_scope(extensions=PATHSEND))
+    assert client.bodies() == [b"line\n" * 10]
+
+
+def test_a_file_gone_before_the_body_iterator_reads_it_raises(tmp_path: Path) -> None:
+    path = tmp_path / "gone.txt"
+    path.write_bytes(b"soon gone")
+
+    async def too_late(request: Request, call_next: CallNext) -> Response:
+        response = await call_next(request)
+        path.unlink()
+        return Response(b"".join([chunk async for chunk in response.body_iterator]))
+
+    app = FunctionMiddleware(FileResponse(path), too_late)
+    client = RawClient(leave_when_done=True)
+    with pytest.raises(FileNotFoundError):
+        client.run(app, http_scope(extensions=PATHSEND))
+    assert client.sent == []

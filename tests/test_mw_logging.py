@@ -7,6 +7,7 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +15,10 @@ import pytest
 from bare import Bare, Request
 from bare.middleware.logging import DEFAULT_FORMAT, FIELDS, LoggingMiddleware, escape
 from bare.middleware.request_id import RequestIdFilter, RequestIdMiddleware
-from bare.responses import PlainTextResponse, StreamingResponse
+from bare.responses import FileResponse, PlainTextResponse, StreamingResponse
 from bare.testing import TestClient
 from conftest import Reply
+from raw_asgi import PATHSEND, RawClient, http_scope
 
 Call = Callable[..., Reply]
 Session = Callable[..., list[dict[str, Any]]]
@@ -597,3 +599,117 @@ def test_lifespan_passes_through(access: Access) -> None:
         pass
     assert events == ["lifespan.startup", "lifespan.shutdown"]
     assert len(access.records) == 1
+
+
+# -- files sent by path (the http.response.pathsend extension) ------------------------------
+
+
+def test_a_file_sent_by_path_is_logged_with_its_size(access: Access, tmp_path: Path) -> None:
+    path = tmp_path / "report.csv"
+    path.write_bytes(b"x" * 100_000)
+    app = Bare()
+    app.add_middleware(LoggingMiddleware)
+
+    @app.get("/report")
+    async def report(request: Request) -> FileResponse:
+        return FileResponse(path)
+
+    client = RawClient(leave_when_done=True)
+    client.run(app, http_scope("/report", extensions=PATHSEND))
+    assert client.types() == ["http.response.start", "http.response.pathsend"]
+    record = access.only
+    assert (record.status, record.bytes) == (200, 100_000)
+    assert " 200 100000B " in record.getMessage()
+
+    # A server without the extension: the same count, from the body messages.
+    plain = RawClient(leave_when_done=True)
+    plain.run(app, http_scope("/report"))
+    assert b"".join(plain.bodies()) == path.read_bytes()
+    assert access.records[-1].bytes == 100_000
+
+
+@pytest.mark.parametrize(
+    ("length", "exists", "logged"),
+    [(None, True, 1234), (None, False, 0), (b"1234", False, 1234), (b"12x", True, 1234)],
+    ids=["stat", "missing", "declared", "bad_length"],
+)
+def test_a_file_sent_by_path_without_a_length_is_counted_from_the_file(
+    access: Access, tmp_path: Path, length: bytes | None, exists: bool, logged: int
+) -> None:
+    path = tmp_path / "data.bin"
+    if exists:
+        path.write_bytes(b"y" * 1234)
+    headers = [] if length is None else [(b"content-length", length)]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.pathsend", "path": str(path)})
+
+    client = RawClient(leave_when_done=True)
+    client.run(LoggingMiddleware(app), http_scope("/data", extensions=PATHSEND))
+    assert (access.only.status, access.only.bytes) == (200, logged)
+
+
+def test_head_and_not_modified_files_log_no_bytes(access: Access, tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_bytes(b"<p>hi</p>")
+    app = LoggingMiddleware(FileResponse(path))
+    head = RawClient(leave_when_done=True)
+    head.run(app, http_scope(method="HEAD", extensions=PATHSEND))
+    assert head.types() == ["http.response.start", "http.response.body"]
+    etag = dict(head.start()["headers"])[b"etag"]
+    cached = RawClient(leave_when_done=True)
+    headers = [(b"host", b"testserver"), (b"if-none-match", etag)]
+    cached.run(app, http_scope(headers=headers, extensions=PATHSEND))
+    assert [(r.status, r.bytes) for r in access.records] == [(200, 0), (304, 0)]
+
+
+def test_a_file_sent_by_path_through_the_whole_stack(access: Access, tmp_path: Path) -> None:
+    # Every middleware that touches responses, around a handler's FileResponse: the file
+    # still goes by path, with every middleware's headers, and is logged in full.
+    from bare.middleware.compression import CompressionMiddleware
+    from bare.middleware.cors import CORSMiddleware
+    from bare.middleware.csrf import CSRFMiddleware
+    from bare.middleware.function import FunctionMiddleware
+    from bare.middleware.security import SecurityHeadersMiddleware
+    from bare.middleware.sessions import SessionMiddleware
+    from bare.middleware.timing import ServerTimingMiddleware
+
+    async def tag(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["x-function"] = "yes"
+        return response
+
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"\x89PNG" + b"0" * 5000)
+    secret = "s" * 32
+    app = Bare()
+    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(LoggingMiddleware)
+    app.add_middleware(CompressionMiddleware)
+    app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(CORSMiddleware, allow_origins=["https://app.example"])
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SessionMiddleware, secret_key=secret)
+    app.add_middleware(CSRFMiddleware, secret_key=secret)
+    app.add_middleware(FunctionMiddleware, dispatch=tag)
+
+    @app.get("/photo")
+    async def photo(request: Request) -> FileResponse:
+        request.session["seen"] = True
+        return FileResponse(path)
+
+    client = RawClient(leave_when_done=True)
+    headers = [
+        (b"host", b"testserver"),
+        (b"accept-encoding", b"gzip"),
+        (b"origin", b"https://app.example"),
+    ]
+    client.run(app, http_scope("/photo", headers=headers, extensions=PATHSEND))
+    assert client.types() == ["http.response.start", "http.response.pathsend"]
+    sent = client.start()["headers"]
+    names = {name for name, _ in sent}
+    assert {b"x-request-id", b"server-timing", b"access-control-allow-origin"} <= names
+    assert {b"x-content-type-options", b"x-function", b"set-cookie"} <= names
+    assert (b"content-length", b"5004") in sent and b"content-encoding" not in names
+    assert (access.only.status, access.only.bytes) == (200, 5004)

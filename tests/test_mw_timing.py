@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +14,11 @@ import pytest
 from bare import Bare, Request
 from bare.middleware.timing import ServerTimingMiddleware
 from bare.requests import SERVER_TIMING_KEY, HTTPConnection
-from bare.responses import PlainTextResponse, StreamingResponse
+from bare.responses import FileResponse, PlainTextResponse, StreamingResponse
 from bare.testing import TestClient
 from bare.websockets import WebSocket
 from conftest import Reply
+from raw_asgi import PATHSEND, RawClient, http_scope
 
 Call = Callable[..., Reply]
 Session = Callable[..., list[dict[str, Any]]]
@@ -370,3 +372,28 @@ def test_lifespan_passes_through() -> None:
     with TestClient(ServerTimingMiddleware(raw_lifespan)):
         pass
     assert events == ["lifespan.startup", "lifespan.shutdown"]
+
+
+# -- files sent by path (the http.response.pathsend extension) ------------------------------
+
+
+def test_a_file_sent_by_path_gets_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"\x89PNG" + b"0" * 1000)
+    app = timing_app()
+
+    @app.get("/photo")
+    async def photo(request: Request) -> FileResponse:
+        with request.timing("disk"):
+            return FileResponse(path)
+
+    # Under a bare app (headers handed over) and around a raw ASGI app (send wrapped).
+    raw = ServerTimingMiddleware(FileResponse(path))
+    for served, target, metrics in ((app, "/photo", rb"disk;dur=[\d.]+, "), (raw, "/", b"")):
+        client = RawClient(leave_when_done=True)
+        client.run(served, http_scope(target, extensions=PATHSEND))
+        assert client.types() == ["http.response.start", "http.response.pathsend"]
+        assert client.sent[-1] == {"type": "http.response.pathsend", "path": str(path)}
+        headers = dict(client.start()["headers"])
+        assert headers[b"content-length"] == b"1004"
+        assert re.fullmatch(metrics + rb"app;dur=[\d.]+", headers[b"server-timing"])

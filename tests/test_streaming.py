@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from bare.responses import (
     set_stream_threads,
     stream_threads,
 )
+from raw_asgi import RawClient, http_scope
 
 GUARD = 10  # seconds: only ever reached when the code under test is broken
 
@@ -33,44 +35,7 @@ Message = dict[str, Any]
 
 
 def scope(path: str = "/", method: str = "GET", spec: str = "2.3") -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": spec},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-
-
-def client(leave: asyncio.Event | None = None) -> tuple[Any, Any, list[Message]]:
-    """`receive` and `send` of a client that leaves once `leave` is set (never if None)."""
-    sent: list[Message] = []
-    gone = leave or asyncio.Event()
-    requested = False
-
-    async def receive() -> Message:
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    return receive, send, sent
-
-
-def bodies(sent: list[Message]) -> list[bytes]:
-    return [m["body"] for m in sent if m["type"] == "http.response.body"]
+    return http_scope(path, method, spec_version=spec)  # 2.4 changes how streams send
 
 
 @pytest.fixture
@@ -91,12 +56,12 @@ def test_leaving_during_next_closes_the_generator_in_its_thread_afterwards(
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        leave = asyncio.Event()
+        client = RawClient()
 
         def numbers() -> Iterator[bytes]:
             try:
                 yield b"first"
-                loop.call_soon_threadsafe(leave.set)  # the client leaves during this next()
+                loop.call_soon_threadsafe(client.leave.set)  # it leaves during this next()
                 seen["released"] = release.wait(GUARD)
                 yield b"produced after the client left"
                 yield b"never asked for"
@@ -104,13 +69,12 @@ def test_leaving_during_next_closes_the_generator_in_its_thread_afterwards(
                 seen["finally thread"] = threading.current_thread().name
                 finished.set()
 
-        receive, send, sent = client(leave)
-        await StreamingResponse(numbers())(scope(), receive, send)  # no ValueError
+        await StreamingResponse(numbers())(scope(), client.receive, client.send)  # no ValueError
         # The response is done though next() still blocks: it did not wait for it.
         assert not finished.is_set()
         release.set()
         assert await asyncio.to_thread(finished.wait, GUARD), "the generator was never closed"
-        seen["bodies"] = bodies(sent)
+        seen["bodies"] = client.bodies()
 
     asyncio.run(main())
     assert seen["released"] is True
@@ -159,19 +123,18 @@ def test_an_error_in_a_late_close_is_logged_not_raised() -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        leave = asyncio.Event()
+        client = RawClient()
 
         def broken() -> Iterator[bytes]:
             try:
                 yield b"first"
-                loop.call_soon_threadsafe(leave.set)
+                loop.call_soon_threadsafe(client.leave.set)
                 release.wait(GUARD)
                 yield b"late"
             finally:
                 raise RuntimeError("cleanup failed")
 
-        receive, send, _ = client(leave)
-        await StreamingResponse(broken())(scope(), receive, send)
+        await StreamingResponse(broken())(scope(), client.receive, client.send)
         release.set()
         assert await asyncio.to_thread(logged.wait, GUARD)
 
@@ -210,9 +173,9 @@ def test_an_iterable_with_close_is_closed_too() -> None:
         def close(self) -> None:
             Body.closed = True
 
-    receive, send, sent = client()
-    asyncio.run(StreamingResponse(Body())(scope(), receive, send))
-    assert bodies(sent) == [b"a", b"b", b""] and Body.closed
+    client = RawClient()
+    client.run(StreamingResponse(Body()), scope())
+    assert client.bodies() == [b"a", b"b", b""] and Body.closed
 
 
 def test_head_closes_a_sync_generator_without_running_it() -> None:
@@ -226,9 +189,9 @@ def test_head_closes_a_sync_generator_without_running_it() -> None:
 
     iterator = gen()
     next(iterator)
-    receive, send, sent = client()
-    asyncio.run(StreamingResponse(iterator)(scope(method="HEAD"), receive, send))
-    assert bodies(sent) == [b""] and closed == [True]
+    client = RawClient()
+    client.run(StreamingResponse(iterator), scope(method="HEAD"))
+    assert client.bodies() == [b""] and closed == [True]
 
 
 # -- the stream pool ----------------------------------------------------------------------
@@ -273,16 +236,17 @@ def test_sync_handlers_answer_while_every_stream_thread_is_blocked(
 
         streams = []
         for _ in range(threads):
-            receive, send, sent = client()
-            streams.append((asyncio.ensure_future(app(scope("/events"), receive, send)), sent))
+            client = RawClient()
+            task = asyncio.ensure_future(app(scope("/events"), client.receive, client.send))
+            streams.append((task, client))
         for _ in range(threads):
             await entered.acquire()  # every stream thread is now blocked in next()
-        receive, send, sent = client()
-        await app(scope("/ping"), receive, send)
-        assert bodies(sent) == [b"pong"]
-        for task, stream_sent in streams:
+        client = RawClient()
+        await app(scope("/ping"), client.receive, client.send)
+        assert client.bodies() == [b"pong"]
+        for task, stream_client in streams:
             await task
-            assert bodies(stream_sent) == [b"event", b""]
+            assert stream_client.bodies() == [b"event", b""]
 
     asyncio.run(main())
     assert released_by_the_handler == [True] * threads
@@ -300,10 +264,12 @@ def test_more_streams_than_threads_wait_their_turn(stream_limit: Callable[[int],
     async def main() -> list[list[bytes]]:
         runs = []
         for tag in (b"a", b"b", b"c"):
-            receive, send, sent = client()
-            runs.append((StreamingResponse(chunks(tag))(scope(), receive, send), sent))
+            client = RawClient()
+            runs.append(
+                (StreamingResponse(chunks(tag))(scope(), client.receive, client.send), client)
+            )
         await asyncio.gather(*(run for run, _ in runs))
-        return [bodies(sent) for _, sent in runs]
+        return [client.bodies() for _, client in runs]
 
     results = asyncio.run(main())
     assert results == [[t + b"0", t + b"1", t + b"2", b""] for t in (b"a", b"b", b"c")]
@@ -324,23 +290,55 @@ def test_set_stream_threads_gives_the_previous_limit(stream_limit: Callable[[int
     assert stream_threads() == 5
 
 
+class _Watched:
+    """A file that notes the thread of each read in `seen`."""
+
+    def __init__(self, file: Any, seen: list[tuple[str, str]]) -> None:
+        self.file, self.seen = file, seen
+
+    def read(self, size: int = -1) -> bytes:
+        self.seen.append(("read", threading.current_thread().name))
+        data: bytes = self.file.read(size)
+        return data
+
+    def seek(self, *args: Any) -> int:
+        return int(self.file.seek(*args))
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> _Watched:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
 def test_file_responses_do_their_io_in_the_stream_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "f.bin"
-    path.write_bytes(b"x" * 10)
-    calls = []
-    real = bare.responses.run_in_stream_thread
+    content = b"x" * 200_000  # several reads
+    path.write_bytes(content)
+    seen: list[tuple[str, str]] = []
+    real_stat, real_open = os.stat, open
 
-    async def spy(func: Any, *args: Any) -> Any:
-        calls.append(getattr(func, "__name__", func))
-        return await real(func, *args)
+    def stat(target: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if os.fspath(target) == str(path):
+            seen.append(("stat", threading.current_thread().name))
+        return real_stat(target, *args, **kwargs)
 
-    monkeypatch.setattr(bare.responses, "run_in_stream_thread", spy)
-    receive, send, sent = client()
-    asyncio.run(FileResponse(path)(scope(), receive, send))
-    assert b"".join(bodies(sent)) == b"x" * 10
-    assert calls[:3] == ["stat", "open", "read"]
+    def watched_open(target: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(("open", threading.current_thread().name))
+        return _Watched(real_open(target, *args, **kwargs), seen)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(bare.responses, "open", watched_open, raising=False)
+    client = RawClient()
+    client.run(FileResponse(path), scope())
+    assert b"".join(client.bodies()) == content
+    assert [kind for kind, _ in seen[:3]] == ["stat", "open", "read"]
+    assert len(seen) > 3 and all(thread.startswith("bare-stream") for _, thread in seen)
 
 
 # -- a start that raised is never followed by another -----------------------------------

@@ -19,6 +19,7 @@ from apps import flask_app as flask_module
 from apps.flask_app import app as mounted
 from bare.testing import TestClient
 from bare.wsgi import WSGIClientDisconnected, WSGIMiddleware
+from raw_asgi import RawClient, http_scope
 from servers import uvicorn
 
 Environ = dict[str, Any]
@@ -29,49 +30,10 @@ def client(app: Any = mounted, **options: Any) -> TestClient:
     return TestClient(app, **options)
 
 
-# -- a raw ASGI harness: every message the app sends, and a controllable receive --------
-
-
-class Harness:
-    def __init__(self, chunks: Iterable[bytes] = (b"",), headers: Any = ()) -> None:
-        items = list(chunks)
-        self.incoming = [
-            {"type": "http.request", "body": c, "more_body": i < len(items) - 1}
-            for i, c in enumerate(items)
-        ]
-        self.sent: list[dict[str, Any]] = []
-        self.leave = asyncio.Event()
-        self.headers = list(headers)
-
-    def scope(self, path: str = "/", method: str = "GET") -> dict[str, Any]:
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": self.headers,
-            "client": ("127.0.0.1", 5000),
-            "server": ("testserver", 80),
-        }
-
-    async def receive(self) -> dict[str, Any]:
-        if self.incoming:
-            return self.incoming.pop(0)
-        await self.leave.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            self.leave.set()
-
-    def bodies(self) -> list[bytes]:
-        return [m["body"] for m in self.sent if m["type"] == "http.response.body"]
+def harness(chunks: Iterable[bytes] = (b"",)) -> RawClient:
+    """A raw ASGI client that sends `chunks` and leaves once the response is complete:
+    every message the app sends is in `sent`."""
+    return RawClient(chunks, leave_when_done=True)
 
 
 # -- routing through the mount --------------------------------------------------------
@@ -167,11 +129,12 @@ def test_the_app_limit_one_mib_by_default_and_none_for_none() -> None:
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1e3", "9" * 19, " 12"])
 def test_a_malformed_content_length_is_400(length: str) -> None:
-    harness = Harness(headers=[(b"content-length", length.encode())])
-    asyncio.run(
-        WSGIMiddleware(flask_module.flask_app)(harness.scope(), harness.receive, harness.send)
+    raw = harness()
+    raw.run(
+        WSGIMiddleware(flask_module.flask_app),
+        http_scope(headers=[(b"content-length", length.encode())]),
     )
-    assert harness.sent[0]["status"] == 400
+    assert raw.sent[0]["status"] == 400
 
 
 def test_wsgi_input_reads_lines_and_sizes_across_chunks() -> None:
@@ -202,20 +165,18 @@ def test_an_app_that_ignores_the_body_is_answered() -> None:
 
 
 def test_request_headers_in_the_environ() -> None:
-    harness = Harness(
-        headers=[
-            (b"cookie", b"a=1"),
-            (b"cookie", b"b=2"),
-            (b"accept", b"text/html"),
-            (b"accept", b"*/*"),
-            (b"content-type", b"text/plain"),
-            (b"x_forwarded_for", b"6.6.6.6"),  # would pass for X-Forwarded-For
-            (b"host", b"testserver"),
-        ]
-    )
-    app = WSGIMiddleware(flask_module.flask_app)
-    asyncio.run(app(harness.scope("/headers"), harness.receive, harness.send))
-    assert json.loads(b"".join(harness.bodies())) == {
+    headers = [
+        (b"cookie", b"a=1"),
+        (b"cookie", b"b=2"),
+        (b"accept", b"text/html"),
+        (b"accept", b"*/*"),
+        (b"content-type", b"text/plain"),
+        (b"x_forwarded_for", b"6.6.6.6"),  # would pass for X-Forwarded-For
+        (b"host", b"testserver"),
+    ]
+    raw = harness()
+    raw.run(WSGIMiddleware(flask_module.flask_app), http_scope("/headers", headers=headers))
+    assert json.loads(b"".join(raw.bodies())) == {
         "cookie": "a=1; b=2",
         "accept": "text/html, */*",
         "forwarded": None,
@@ -295,12 +256,12 @@ def test_an_error_mid_stream_cuts_the_response() -> None:
         yield b"part"
         raise RuntimeError("mid-stream")
 
-    harness = Harness()
+    raw = harness()
     with pytest.raises(RuntimeError, match="mid-stream"):
-        asyncio.run(WSGIMiddleware(wsgi)(harness.scope(), harness.receive, harness.send))
-    assert harness.sent[0]["status"] == 200
-    assert harness.bodies() == [b"part"]
-    assert all(m.get("more_body") for m in harness.sent[1:])  # never said complete
+        raw.run(WSGIMiddleware(wsgi), http_scope())
+    assert raw.sent[0]["status"] == 200
+    assert raw.bodies() == [b"part"]
+    assert all(m.get("more_body") for m in raw.sent[1:])  # never said complete
 
 
 def test_wsgi_errors_logs_a_line_per_record(caplog: pytest.LogCaptureFixture) -> None:
@@ -314,11 +275,10 @@ def test_wsgi_errors_logs_a_line_per_record(caplog: pytest.LogCaptureFixture) ->
 
 
 def test_a_streaming_response_arrives_in_chunks() -> None:
-    harness = Harness()
-    app = WSGIMiddleware(flask_module.flask_app)
-    asyncio.run(app(harness.scope("/stream"), harness.receive, harness.send))
-    assert harness.sent[0]["status"] == 200
-    assert harness.bodies() == [b"chunk 0\n", b"chunk 1\n", b"chunk 2\n", b""]
+    raw = harness()
+    raw.run(WSGIMiddleware(flask_module.flask_app), http_scope("/stream"))
+    assert raw.sent[0]["status"] == 200
+    assert raw.bodies() == [b"chunk 0\n", b"chunk 1\n", b"chunk 2\n", b""]
     assert client().get("/legacy/stream?n=5").text == "".join(f"chunk {i}\n" for i in range(5))
 
 
@@ -327,15 +287,15 @@ def test_a_client_leaving_mid_stream_stops_and_closes_the_generator() -> None:
     app = WSGIMiddleware(flask_module.flask_app, workers=1)
 
     async def main() -> list[bytes]:
-        harness = Harness()
+        raw = harness()
 
         async def send(message: dict[str, Any]) -> None:
-            harness.sent.append(message)
-            if len(harness.bodies()) == 3:
-                harness.leave.set()  # the client goes away after three chunks
+            raw.sent.append(message)
+            if len(raw.bodies()) == 3:
+                raw.leave.set()  # the client goes away after three chunks
 
-        await asyncio.wait_for(app(harness.scope("/endless"), harness.receive, send), WAIT)
-        return harness.bodies()
+        await asyncio.wait_for(app(http_scope("/endless"), raw.receive, send), WAIT)
+        return raw.bodies()
 
     bodies = asyncio.run(main())
     assert len(bodies) >= 3
@@ -358,13 +318,13 @@ def test_a_client_leaving_mid_upload_raises_in_wsgi_input() -> None:
         start_response("200 OK", [])
         return [b"never sent"]
 
-    harness = Harness(chunks=[b"part", b"more"])
-    harness.incoming[-1]["more_body"] = True  # the rest never comes
-    harness.leave.set()
-    asyncio.run(WSGIMiddleware(wsgi)(harness.scope(method="POST"), harness.receive, harness.send))
+    raw = harness([b"part", b"more"])
+    raw.incoming[-1]["more_body"] = True  # the rest never comes
+    raw.leave.set()
+    raw.run(WSGIMiddleware(wsgi), http_scope(method="POST"))
     assert done.wait(WAIT)
     assert isinstance(raised[0], WSGIClientDisconnected)
-    assert harness.sent == []
+    assert raw.sent == []
 
 
 def test_requests_wait_for_a_free_worker() -> None:
@@ -389,8 +349,8 @@ def test_requests_wait_for_a_free_worker() -> None:
     app = WSGIMiddleware(wsgi, workers=2)
 
     async def main() -> list[bytes]:
-        harnesses = [Harness() for _ in range(4)]
-        calls = [asyncio.ensure_future(app(h.scope(), h.receive, h.send)) for h in harnesses]
+        harnesses = [harness() for _ in range(4)]
+        calls = [asyncio.ensure_future(app(http_scope(), h.receive, h.send)) for h in harnesses]
         for _ in range(2):
             await asyncio.to_thread(entered.acquire)
         release.set()

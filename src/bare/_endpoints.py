@@ -174,7 +174,7 @@ async def _after_response(request: Request, sent: bool) -> None:
 
 
 class _Tracked:
-    """`send`, noting whether the last body message went out."""
+    """`send`, noting whether the last body message (or the file of a pathsend) went out."""
 
     __slots__ = ("complete", "send")
 
@@ -184,7 +184,10 @@ class _Tracked:
 
     async def __call__(self, message: Message) -> None:
         await self.send(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
+        kind = message["type"]
+        if kind == "http.response.body":
+            self.complete = not message.get("more_body", False)
+        elif kind == "http.response.pathsend":
             self.complete = True
 
 

@@ -14,15 +14,34 @@ Under a bare app it can hand the headers over in the scope instead:
 
 It stays a plain ASGI class: under an app that does not know the convention,
 `add_response_headers` returns False and the middleware wraps `send` itself.
+
+Files sent by path
+------------------
+Where the server offers the `http.response.pathsend` extension, a response may end
+with `{"type": "http.response.pathsend", "path": ...}` instead of body messages (bare's
+`FileResponse` does): the server sends the file itself. A middleware that counts or
+changes the body has to read such a file (`read_path`) or let it pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
+from typing import BinaryIO
 
-from ..types import Scope
+from ..types import Message, Scope
 
-__all__ = ["ACCEPTS_RESPONSE_HEADERS", "RESPONSE_HEADERS_KEY", "add_response_headers"]
+__all__ = [
+    "ACCEPTS_RESPONSE_HEADERS",
+    "PATHSEND",
+    "RESPONSE_HEADERS_KEY",
+    "add_response_headers",
+    "content_length",
+    "read_path",
+]
+
+#: The message (and extension) that hands the server a file to send by its path.
+PATHSEND = "http.response.pathsend"
+_CHUNK = 256 * 1024  # per read: one stream-thread hop each
 
 # The scope key of the hand-over. A bare app with middleware puts ACCEPTS_RESPONSE_HEADERS
 # there before its middleware run, and the headers handed over replace it; bare's
@@ -55,3 +74,35 @@ def add_response_headers(scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -
     else:
         pending.extend(headers)
     return True
+
+
+def content_length(start: Message) -> int | None:
+    """The `Content-Length` of an `http.response.start` message; None if it has none,
+    or none that is a plain decimal number of up to 18 digits."""
+    for name, value in start.get("headers") or ():
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() and len(value) <= 18 else None
+    return None
+
+
+async def read_path(path: str, length: int | None = None) -> AsyncGenerator[bytes, None]:
+    """The content of the file a `pathsend` message names, in chunks read in bare's
+    stream threads (the event loop never waits for the disk): at most `length` bytes
+    when the response announced them (a file may grow meanwhile), else all of it.
+    Empty chunks are never yielded."""
+    from .._concurrency import run_in_stream_thread  # here: only file bodies need it
+
+    left = length if length is not None else -1
+    file = await run_in_stream_thread(_open, path)
+    with file:
+        while left:
+            chunk = await run_in_stream_thread(file.read, _CHUNK if left < 0 else min(_CHUNK, left))
+            if not chunk:
+                return
+            if left > 0:
+                left -= len(chunk)
+            yield chunk
+
+
+def _open(path: str) -> BinaryIO:
+    return open(path, "rb")

@@ -14,9 +14,11 @@ import importlib
 import threading
 import zlib
 from collections.abc import Iterable
+from contextlib import aclosing
 from typing import Any, Protocol
 
 from ..types import ASGIApp, Message, Receive, Scope, Send
+from . import PATHSEND, read_path
 
 __all__ = ["DEFAULT_COMPRESSIBLE_TYPES", "DEFAULT_ENCODINGS", "CompressionMiddleware"]
 
@@ -289,7 +291,9 @@ class CompressionMiddleware:
 
     Left alone: responses that have a `Content-Encoding` or a `Content-Range`, 206s,
     `Cache-Control: no-transform`, `text/event-stream`, statuses without a body, and
-    responses sent with the `http.response.pathsend`/`zerocopysend` extensions.
+    bodies sent with the `http.response.zerocopysend` extension. A file the app hands to
+    the server by path (`http.response.pathsend`) is read here and compressed when its
+    response would be; any other is left to the server.
 
     A compressed response loses its `Content-Length` (it gets the compressed length when
     the body came in one message) and `Accept-Ranges`; a strong `ETag` becomes weak.
@@ -445,7 +449,16 @@ _START, _PASS, _HELD, _STREAM = range(4)
 class _Responder:
     """The `send` of one response: decides at its start, compresses its body."""
 
-    __slots__ = ("_codec", "_head", "_held", "_middleware", "_send", "_state", "_stream")
+    __slots__ = (
+        "_codec",
+        "_head",
+        "_held",
+        "_length",
+        "_middleware",
+        "_send",
+        "_state",
+        "_stream",
+    )
 
     def __init__(
         self, middleware: CompressionMiddleware, send: Send, codec: _Codec | None, scope: Scope
@@ -456,6 +469,7 @@ class _Responder:
         self._head = scope.get("method") == "HEAD"
         self._state = _START
         self._held: Message = {}
+        self._length: int | None = None  # of the held response, if it said
         self._stream: _Stream | None = None
 
     async def send(self, message: Message) -> None:
@@ -465,7 +479,10 @@ class _Responder:
         elif state == _STREAM:
             await self._send_compressed(message)
         elif state == _HELD:
-            await self._send_first(message)
+            if message["type"] == PATHSEND and self._codec is not None:
+                await self._send_file(message["path"])
+            else:
+                await self._send_first(message)
         else:
             if message["type"] == "http.response.start":
                 message = self._start(message)
@@ -518,6 +535,7 @@ class _Responder:
             return _rewritten(message, vary=True, weaken=True, coding=codec.token)
         self._state = _HELD
         self._held = message
+        self._length = length
         return message
 
     async def _send_first(self, message: Message) -> None:
@@ -527,7 +545,9 @@ class _Responder:
         self._state = _PASS
         send = self._send
         if message["type"] != "http.response.body":
-            await send(start)  # a file sent by path: not ours to compress
+            # Sent by the server from a file (zerocopysend; pathsend to a client that
+            # takes no coding): not compressed here, though it could be for others.
+            await send(_rewritten(start, vary=True))
             await send(message)
             return
         body = message.get("body", b"")
@@ -554,6 +574,20 @@ class _Responder:
         self._state = _STREAM
         await send(_rewritten(start, vary=True, weaken=True, coding=codec.token))
         await send({"type": "http.response.body", "body": stream.chunk(body), "more_body": True})
+
+    async def _send_file(self, path: str) -> None:
+        """The body of a held response that the app handed to the server by path: read
+        here, and sent on as body messages (compressed, or not if it is small)."""
+        previous: bytes | None = None
+        # NOTE: a chunk is held until the next is read: the last must say more_body=False.
+        async with aclosing(read_path(path, self._length)) as chunks:
+            async for chunk in chunks:
+                if previous is not None:
+                    await self.send(
+                        {"type": "http.response.body", "body": previous, "more_body": True}
+                    )
+                previous = chunk
+        await self.send({"type": "http.response.body", "body": previous or b""})
 
     async def _send_compressed(self, message: Message) -> None:
         stream = self._stream

@@ -55,7 +55,7 @@ import sys
 import types
 from asyncio import AbstractEventLoop, CancelledError, Future, current_task, get_running_loop
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from contextvars import Context, copy_context
 from typing import Any
 
@@ -64,6 +64,7 @@ from ..exceptions import ClientDisconnect
 from ..requests import Request
 from ..responses import Response
 from ..types import ASGIApp, Message, Receive, Scope, Send
+from . import PATHSEND, content_length, read_path
 
 __all__ = ["AppResponse", "CallNext", "Dispatch", "FunctionMiddleware", "check_dispatch"]
 
@@ -359,12 +360,14 @@ class _Run:
             message = yield from self._advance()
         finally:
             self.busy = False
-        if (
-            message is not None
-            and message.get("type") == "http.response.body"
-            and not message.get("more_body", False)
-        ):
-            self.final = True
+        if message is not None:
+            kind = message.get("type")
+            # The response is complete with its last body message, or with a file that
+            # the server sends by path.
+            if (kind == "http.response.body" and not message.get("more_body", False)) or (
+                kind == PATHSEND
+            ):
+                self.final = True
         return message
 
     def _advance(self) -> Generator[Any, Any, Message | None]:
@@ -488,8 +491,9 @@ class AppResponse(Response):
     change, and its body, which streams from the app when the response is sent.
 
     `body_iterator` yields the body's chunks as the app sends them; reading it consumes
-    them (to change the body, read it and return a new response). Made by `call_next`
-    only.
+    them (to change the body, read it and return a new response). A file the app hands
+    to the server by path (`http.response.pathsend`) is read for it, in chunks. Made
+    by `call_next` only.
     """
 
     def __init__(self, run: _Run, start: Message) -> None:
@@ -503,7 +507,7 @@ class AppResponse(Response):
     @property
     def body_iterator(self) -> AsyncIterator[bytes]:
         """The body's chunks as the app sends them (`async for chunk in ...`)."""
-        return _BodyIterator(self._run)
+        return _BodyIterator(self._run, self._start)
 
     @property
     def body(self) -> bytes:
@@ -543,22 +547,39 @@ class AppResponse(Response):
 class _BodyIterator:
     """`response.body_iterator`: the body's chunks, as the app sends them."""
 
-    __slots__ = ("_run",)
+    __slots__ = ("_file", "_run", "_start")
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: _Run, start: Message) -> None:
         self._run = run
+        self._start = start
+        self._file: AsyncGenerator[bytes, None] | None = None  # a file sent by path
 
     def __aiter__(self) -> _BodyIterator:
         return self
 
     async def __anext__(self) -> bytes:
+        if self._file is not None:
+            return await self._next_of(self._file)
         run = self._run
         while not run.final:
             message = await run.next()
             if message is None:
                 break
-            if message["type"] == "http.response.body":
+            kind = message["type"]
+            if kind == "http.response.body":
                 chunk: bytes = message.get("body", b"")
                 if chunk:
                     return chunk
+            elif kind == PATHSEND:
+                file = self._file = read_path(message["path"], content_length(self._start))
+                return await self._next_of(file)
         raise StopAsyncIteration
+
+    async def _next_of(self, file: AsyncGenerator[bytes, None]) -> bytes:
+        try:
+            return await file.__anext__()
+        except BaseException:
+            # The end of the file, or an error reading it: either way it is done.
+            self._file = None
+            await file.aclose()
+            raise

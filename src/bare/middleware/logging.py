@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import string
 from time import perf_counter
@@ -10,6 +11,7 @@ from typing import Any
 
 from ..requests import REQUEST_ID_KEY
 from ..types import ASGIApp, Message, Receive, Scope, Send
+from . import PATHSEND, content_length
 
 __all__ = ["DEFAULT_FORMAT", "FIELDS", "LoggingMiddleware", "escape"]
 
@@ -112,8 +114,10 @@ class LoggingMiddleware:
     A request whose app fails before the response starts is logged with status 500
     and the exception goes on; one that fails later is logged with the status that
     was sent. When no response was sent and the client was seen to leave, the status
-    is 499 (nginx's "client closed request"). WebSocket and lifespan scopes pass
-    through unlogged.
+    is 499 (nginx's "client closed request"). `bytes` counts the body as sent; a file
+    handed to the server by path (`http.response.pathsend`) counts as the response's
+    `Content-Length`, or the file's size without one. WebSocket and lifespan scopes
+    pass through unlogged.
     """
 
     def __init__(
@@ -151,6 +155,7 @@ class LoggingMiddleware:
             return
         status = 0
         sent = 0
+        start: Message = {}
         disconnected = False
 
         async def receive_and_watch() -> Message:
@@ -161,7 +166,7 @@ class LoggingMiddleware:
             return message
 
         async def send_and_count(message: Message) -> None:
-            nonlocal status, sent, disconnected
+            nonlocal status, sent, start, disconnected
             try:
                 await send(message)
             except OSError:  # how ASGI 2.4 servers say the client has gone
@@ -173,6 +178,10 @@ class LoggingMiddleware:
                 sent += len(message.get("body", b""))
             elif kind == "http.response.start":
                 status = message["status"]
+                start = message
+            elif kind == PATHSEND:  # the server sends the whole file
+                length = content_length(start)
+                sent += length if length is not None else await _file_size(message["path"])
 
         started = perf_counter()
         try:
@@ -211,3 +220,13 @@ class LoggingMiddleware:
             "http_version": escape(str(scope.get("http_version", "1.1"))),
         }
         self.logger.log(self.level, self.format.format_map(fields), extra=fields)
+
+
+async def _file_size(path: str) -> int:
+    """The size of the file at `path`; 0 if it cannot be known."""
+    from .._concurrency import run_in_stream_thread  # here: only this rare case needs it
+
+    try:
+        return (await run_in_stream_thread(os.stat, path)).st_size
+    except (OSError, TypeError, ValueError):
+        return 0
