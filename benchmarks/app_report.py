@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+from _tables import HERE, run_module, seconds_per_call, table
+
 MODULE = HERE / "test_bench_app.py"
 PEERS = ("starlette", "blacksheep", "fastapi", "falcon", "litestar")
 COLUMNS = ("bare(c)", "bare(py)", *PEERS)
@@ -36,20 +34,15 @@ MIXED = "bare(py matcher, c headers)"
 Seconds = dict[str, dict[str, tuple[float, float]]]  # scenario -> column -> (time, floor)
 
 
-def run_pytest(out: Path, pure: bool, pytest_args: list[str]) -> dict[str, Any]:
+def run_pytest(pure: bool, pytest_args: list[str]) -> dict[str, Any]:
     """Run the module with the current interpreter, all pure if `pure`; its JSON results."""
-    command = [sys.executable, "-m", "pytest", str(MODULE), "--benchmark-only", "-q"]
-    command += [f"--benchmark-json={out}", *pytest_args]
     env = dict(os.environ)
     if pure:
-        command += ["--no-extensions", "-k", "floor or bare"]
+        pytest_args = [*pytest_args, "--no-extensions", "-k", "floor or bare"]
         env["BARE_NO_EXTENSIONS"] = "1"
     else:
         env.pop("BARE_NO_EXTENSIONS", None)
-    # pytest's own output goes to stderr, leaving stdout to the tables.
-    subprocess.run(command, cwd=HERE.parent, env=env, check=True, stdout=sys.stderr)
-    results: dict[str, Any] = json.loads(out.read_text())
-    return results
+    return run_module(MODULE, pytest_args, env)
 
 
 def column(info: dict[str, Any]) -> str | None:
@@ -76,7 +69,7 @@ def per_request(runs: list[dict[str, Any]]) -> Seconds:
             info = bench["extra_info"]
             name = column(info)
             if name is not None:
-                seconds = bench["stats"]["median"] / info["calls"]
+                seconds = seconds_per_call(bench)
                 run.setdefault(info["scenario"], {})[name] = seconds
         for scenario, by_column in run.items():
             floor = by_column.get("floor")
@@ -107,13 +100,7 @@ def setting(runs: list[dict[str, Any]]) -> str:
 
 def report(times: Seconds, how: str = "") -> str:
     """The table of every scenario, then bare(c) against the best peer and bare's variants."""
-    lines = [
-        "Median time per request (ratio to the floor of the same run)"
-        + (f"; {how}." if how else "."),
-        "",
-        "| scenario | floor | " + " | ".join(COLUMNS) + " | bare(c) / best peer |",
-        "| --- | ---: | " + " | ".join("---:" for _ in COLUMNS) + " | ---: |",
-    ]
+    rows = []
     for scenario, by_column in times.items():
         floor = by_column["floor"][0]
         cells = [duration(floor), *(cell(by_column.get(name)) for name in COLUMNS)]
@@ -124,16 +111,16 @@ def report(times: Seconds, how: str = "") -> str:
             cells.append(f"{bare[0] / best:.2f}x ({name})")
         else:
             cells.append("-")
-        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+        rows.append([scenario, *cells])
+    lines = [
+        "Median time per request (ratio to the floor of the same run)"
+        + (f"; {how}." if how else "."),
+        "",
+        *table(["scenario", "floor", *COLUMNS, "bare(c) / best peer"], rows),
+    ]
     variants = ("bare(c)", MIXED, "bare(py)")
     if any(MIXED in by_column for by_column in times.values()):
-        lines += [
-            "",
-            "bare's implementations, time per request (ratio to bare(c)):",
-            "",
-            "| scenario | " + " | ".join(variants) + " |",
-            "| --- | " + " | ".join("---:" for _ in variants) + " |",
-        ]
+        rows = []
         for scenario, by_column in times.items():
             compiled = by_column.get("bare(c)")
             cells = []
@@ -145,7 +132,13 @@ def report(times: Seconds, how: str = "") -> str:
                     cells.append(duration(measured[0]))
                 else:
                     cells.append(f"{duration(measured[0])} ({measured[0] / compiled[0]:.2f}x)")
-            lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+            rows.append([scenario, *cells])
+        lines += [
+            "",
+            "bare's implementations, time per request (ratio to bare(c)):",
+            "",
+            *table(["scenario", *variants], rows),
+        ]
     return "\n".join(lines)
 
 
@@ -156,11 +149,7 @@ def main() -> None:
     if args.results:
         runs = [json.loads(path.read_text()) for path in args.results]
     else:
-        with tempfile.TemporaryDirectory() as tmp:
-            runs = [
-                run_pytest(Path(tmp) / f"{kind}.json", kind == "pure", pytest_args)
-                for kind in ("default", "pure")
-            ]
+        runs = [run_pytest(pure, pytest_args) for pure in (False, True)]
     print(report(per_request(runs), setting(runs)))
 
 

@@ -10,28 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+from _tables import HERE, run_module, seconds_per_call, table
+
 IMPLS = ("c", "py", "HandTrie", "LinearRegexRouter")
 
 Medians = dict[str, dict[str, float]]  # scenario -> impl -> seconds per call
-
-
-def run_benchmarks(pytest_args: list[str]) -> dict[str, Any]:
-    """Run test_bench_router.py with the current interpreter; its JSON results."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "results.json"
-        command = [sys.executable, "-m", "pytest", str(HERE / "test_bench_router.py")]
-        command += ["--benchmark-only", f"--benchmark-json={out}", "-q", *pytest_args]
-        # pytest's own output goes to stderr, leaving stdout to the table.
-        subprocess.run(command, cwd=HERE.parent, check=True, stdout=sys.stderr)
-        results: dict[str, Any] = json.loads(out.read_text())
-        return results
 
 
 def per_call(results: dict[str, Any]) -> tuple[Medians, dict[str, str]]:
@@ -40,9 +26,7 @@ def per_call(results: dict[str, Any]) -> tuple[Medians, dict[str, str]]:
     groups: dict[str, str] = {}
     for bench in results["benchmarks"]:
         info = bench["extra_info"]
-        medians.setdefault(info["scenario"], {})[info["impl"]] = (
-            bench["stats"]["median"] / info["calls"]
-        )
+        medians.setdefault(info["scenario"], {})[info["impl"]] = seconds_per_call(bench)
         groups[info["scenario"]] = bench["group"]
     return medians, groups
 
@@ -60,15 +44,14 @@ def ratio(a: float | None, b: float | None) -> str:
 
 def report(medians: Medians, groups: dict[str, str]) -> str:
     """The Markdown table, then the table-size and linear-scan ratios."""
-    lines = [
-        "| scenario | c | py | HandTrie | linear | py/HandTrie | py/c | c/HandTrie |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    rows = []
     for scenario, times in medians.items():
         c, py, trie, linear = (times.get(impl) for impl in IMPLS)
         cells = [duration(t) for t in (c, py, trie, linear)]
         cells += [ratio(py, trie), ratio(py, c), ratio(c, trie)]
-        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+        rows.append([scenario, *cells])
+    header = ["scenario", "c", "py", "HandTrie", "linear", "py/HandTrie", "py/c", "c/HandTrie"]
+    lines = table(header, rows)
     sizes = sorted(s for s in medians if s.startswith("size-"))
     if len(sizes) == 2:
         small, large = sorted(sizes, key=lambda s: int(s.removeprefix("size-")))
@@ -90,7 +73,7 @@ def main() -> None:
     if args.results is not None:
         results = json.loads(args.results.read_text())
     else:
-        results = run_benchmarks(pytest_args)
+        results = run_module(HERE / "test_bench_router.py", pytest_args)
     print(report(*per_call(results)))
 
 

@@ -575,3 +575,100 @@ def test_no_content_type_is_sent_for_content_type_none_or_a_redirect(asgi_call: 
 def test_a_redirect_sends_one_location(asgi_call: Call) -> None:
     response = RedirectResponse("/new", headers={"Location": "/old"})
     assert asgi_call(serve(response), "GET", "/").header_list("location") == ["/new"]
+
+
+def _file_call(
+    response: FileResponse,
+    method: str = "GET",
+    extensions: dict[str, Any] | None = None,
+    after_first: Callable[[], None] = lambda: None,
+) -> list[dict[str, Any]]:
+    """The messages `response` sends; `after_first()` runs once the first body
+    message went out."""
+    scope: dict[str, Any] = {"type": "http", "method": method, "headers": []}
+    if extensions is not None:
+        scope["extensions"] = extensions
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and len(sent) == 2:
+            after_first()
+
+    asyncio.run(response(scope, receive, send))
+    return sent
+
+
+def test_a_file_response_makes_one_thread_call_up_to_the_first_byte(
+    text_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bare.responses
+
+    calls: list[str] = []
+    real = bare.responses.run_in_stream_thread
+
+    async def spy(func: Any, *args: Any) -> Any:
+        calls.append(func.__name__)
+        return await real(func, *args)
+
+    monkeypatch.setattr(bare.responses, "run_in_stream_thread", spy)
+    size = text_file.stat().st_size  # 110 000 bytes: a first read of 64 KiB, one more
+    sent = _file_call(FileResponse(text_file))
+    assert [len(m["body"]) for m in sent[1:]] == [64 * 1024, size - 64 * 1024]
+    assert calls == ["_open", "_read_chunk"]  # stat, preconditions, open, first read; the rest
+    calls.clear()
+    stat = text_file.stat()
+    _file_call(FileResponse(text_file, stat_result=stat))
+    assert calls == ["read_first", "_read_chunk"]
+    calls.clear()
+    assert _file_call(FileResponse(text_file, stat_result=stat), "HEAD")[1]["body"] == b""
+    pathsend = {"http.response.pathsend": {}}
+    assert _file_call(FileResponse(text_file, stat_result=stat), extensions=pathsend)[1] == {
+        "type": "http.response.pathsend",
+        "path": str(text_file),
+    }
+    assert calls == []  # the stat was given and nothing is read here
+    assert _file_call(FileResponse(text_file), extensions=pathsend)[1]["type"] == (
+        "http.response.pathsend"
+    )
+    assert calls == ["_open"]  # the stat alone
+
+
+def test_a_file_response_shrinking_while_sent_ends_short(tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    content = os.urandom(300 * 1024)
+    path.write_bytes(content)
+    sent = _file_call(FileResponse(path), after_first=lambda: os.truncate(path, 100))
+    assert dict(sent[0]["headers"])[b"content-length"] == str(len(content)).encode()
+    assert b"".join(m["body"] for m in sent[1:]) == content[: 64 * 1024]
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def test_a_file_response_to_a_client_gone_closes_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bare.responses
+
+    files: list[Any] = []
+
+    def tracking_open(*args: Any) -> Any:
+        file = open(*args)  # noqa: SIM115 - the code under test closes it
+        files.append(file)
+        return file
+
+    monkeypatch.setattr(bare.responses, "open", tracking_open, raising=False)
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"x" * (300 * 1024))
+
+    def gone() -> None:
+        raise ConnectionResetError("client gone")
+
+    with pytest.raises(ConnectionResetError):
+        _file_call(FileResponse(path), after_first=gone)
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"y" * 10)
+    assert _file_call(FileResponse(small))[1]["body"] == b"y" * 10
+    assert len(files) == 2 and all(file.closed for file in files)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+import bare.responses
+import bare.staticfiles
 from bare import Bare
 from bare._ranges import MAX_RANGES, UNSATISFIABLE, merge, parse_ranges
 from bare.staticfiles import StaticFiles
@@ -760,3 +763,248 @@ def test_a_server_offering_pathsend_gets_the_path(root: Path) -> None:
     ranged = _pathsend_call(static, "/data.bin", range="bytes=0-9")
     assert ranged[0]["status"] == 206
     assert b"".join(m.get("body", b"") for m in ranged[1:]) == DATA[:10]
+
+
+# -- siblings that are links --------------------------------------------------------------
+
+
+def test_a_sibling_link_out_is_refused(root: Path, tmp_path: Path) -> None:
+    (root / "lib.js").write_text("plain")
+    (root / "lib.js.gz").symlink_to(tmp_path / "secret.txt")  # out of the root
+    (root / "lib.js.br").mkdir()  # not a file: never served
+    (root / "inner.js").write_text("inner plain")
+    (root / "inner.js.br").symlink_to(root / "app.js.br")  # a link that stays inside
+    (root / "sub" / "evil.css").write_text("plain css")
+    (root / "sub" / "evil.css.gz").symlink_to(tmp_path / "secret.txt")
+    (root / "sub" / "page.css.gz").write_bytes(b"gzip-css")
+    static = StaticFiles(directory=root)
+
+    def get(path: str) -> tuple[int, dict[str, str], bytes]:
+        return raw_call(static, path, headers={"accept-encoding": "br, gzip"})
+
+    status, headers, body = get("/lib.js")
+    assert (status, body) == (200, b"plain")
+    assert "content-encoding" not in headers and "vary" not in headers
+    status, headers, body = get("/inner.js")
+    assert (status, body, headers["content-encoding"]) == (200, b"brotli-bytes", "br")
+    # Through a directory link, the siblings take the resolving check too.
+    status, headers, body = get("/link_dir_in/evil.css")
+    assert (status, body) == (200, b"plain css")
+    assert "content-encoding" not in headers
+    status, headers, body = get("/link_dir_in/page.css")
+    assert (status, body, headers["content-encoding"]) == (200, b"gzip-css", "gzip")
+    assert get("/sub/evil.css")[2] == b"plain css"
+    # A link out whose target links back in is served, but its siblings live out there.
+    (tmp_path / "outdir" / "back.txt").symlink_to(root / "hello.txt")
+    (tmp_path / "outdir" / "back.txt.gz").write_bytes(SECRET)
+    status, headers, body = get("/link_dir_out/back.txt")
+    assert (status, body) == (200, b"Hello, world!\n")
+    assert "content-encoding" not in headers
+    # With links followed anywhere, the link out is a sibling like any other.
+    followed = StaticFiles(directory=root, follow_symlink=True)
+    status, headers, body = raw_call(followed, "/lib.js", headers={"accept-encoding": "gzip"})
+    assert (body, headers["content-encoding"]) == (SECRET, "gzip")
+
+
+# -- thread calls, chunks and closed files ---------------------------------------------------
+
+
+@pytest.fixture
+def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the callables StaticFiles and FileResponse run in stream threads."""
+    calls: list[str] = []
+    real = bare.responses.run_in_stream_thread
+
+    async def spy(func: Any, *args: Any) -> Any:
+        calls.append(func.__name__)
+        return await real(func, *args)
+
+    monkeypatch.setattr(bare.responses, "run_in_stream_thread", spy)
+    monkeypatch.setattr(bare.staticfiles, "run_in_stream_thread", spy)
+    return calls
+
+
+@pytest.fixture
+def opened_files(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every file bare opens to send, to check that each gets closed."""
+    files: list[Any] = []
+
+    def tracking_open(*args: Any) -> Any:
+        file = open(*args)  # noqa: SIM115 - the code under test closes it
+        files.append(file)
+        return file
+
+    monkeypatch.setattr(bare.responses, "open", tracking_open, raising=False)
+    return files
+
+
+BIG = bytes(range(256)) * 2400  # 600 KiB: a first read and three more
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "calls"),
+    [
+        ("/data.bin", {}, 200, 1),
+        ("/data.bin", {"range": "bytes=0-9"}, 206, 1),
+        ("/data.bin", {"range": "bytes=0-9, 20-29"}, 206, 2),
+        ("/big.bin", {}, 200, 4),
+        ("/big.bin", {"range": "bytes=100-"}, 206, 4),
+        ("/nope.bin", {}, 404, 1),
+        ("/../secret.txt", {}, 404, 0),
+    ],
+    ids=["small", "range", "two-ranges", "big", "big-range", "missing", "escape"],
+)
+def test_one_thread_call_up_to_the_first_byte(
+    root: Path,
+    thread_calls: list[str],
+    opened_files: list[Any],
+    path: str,
+    headers: dict[str, str],
+    status: int,
+    calls: int,
+) -> None:
+    (root / "big.bin").write_bytes(BIG)
+    static = StaticFiles(directory=root)
+    assert raw_call(static, path, headers=headers)[0] == status
+    assert len(thread_calls) == calls, thread_calls
+    assert thread_calls[:1] == (["_answer"] if calls else [])
+    assert all(file.closed for file in opened_files)
+
+
+def test_a_304_a_head_and_pathsend_read_nothing(
+    root: Path, thread_calls: list[str], opened_files: list[Any]
+) -> None:
+    static = StaticFiles(directory=root)
+    etag = raw_call(static, "/data.bin")[1]["etag"]
+    thread_calls.clear()
+    assert raw_call(static, "/data.bin", headers={"if-none-match": etag})[0] == 304
+    assert raw_call(static, "/data.bin", method="HEAD")[0] == 200
+    assert _pathsend_call(static, "/data.bin")[1]["type"] == "http.response.pathsend"
+    assert thread_calls == ["_answer"] * 3
+    assert len(opened_files) == 1  # the first GET's
+
+
+def _collect(app: Any, path: str, headers: dict[str, str], after_first: Any) -> list[Any]:
+    """The messages `app` sends for a GET of `path`; `after_first()` runs once the
+    first body message went out."""
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and len(sent) == 2:
+            after_first()
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+    }
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_big_files_go_in_a_short_first_chunk_then_bigger_ones(root: Path) -> None:
+    (root / "big.bin").write_bytes(BIG)
+    sent = _collect(StaticFiles(directory=root), "/big.bin", {}, lambda: None)
+    bodies = [m["body"] for m in sent[1:]]
+    assert [len(b) for b in bodies] == [64 * 1024, 256 * 1024, 256 * 1024, len(BIG) - 576 * 1024]
+    assert b"".join(bodies) == BIG
+    assert [m["more_body"] for m in sent[1:]] == [True, True, True, False]
+
+
+def test_a_file_shrinking_while_sent_ends_short(root: Path, opened_files: list[Any]) -> None:
+    (root / "big.bin").write_bytes(BIG)
+    sent = _collect(
+        StaticFiles(directory=root), "/big.bin", {}, lambda: os.truncate(root / "big.bin", 10)
+    )
+    assert dict(sent[0]["headers"])[b"content-length"] == str(len(BIG)).encode()
+    body = b"".join(m["body"] for m in sent[1:])
+    assert body == BIG[: 64 * 1024]  # what was read before it shrank; never a byte more
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert all(file.closed for file in opened_files)
+
+
+def test_a_file_shrinking_during_a_long_range_raises(root: Path, opened_files: list[Any]) -> None:
+    (root / "big.bin").write_bytes(BIG)
+    with pytest.raises(OSError, match="shrank"):
+        _collect(
+            StaticFiles(directory=root),
+            "/big.bin",
+            {"range": "bytes=10-"},
+            lambda: os.truncate(root / "big.bin", 10),
+        )
+    assert all(file.closed for file in opened_files)
+
+
+def test_a_file_removed_while_sent_is_sent_in_full(root: Path) -> None:
+    # The file is open by then: removing its name does not take its bytes away.
+    (root / "big.bin").write_bytes(BIG)
+    sent = _collect(StaticFiles(directory=root), "/big.bin", {}, (root / "big.bin").unlink)
+    assert b"".join(m["body"] for m in sent[1:]) == BIG
+
+
+def test_a_client_gone_mid_file_closes_it(root: Path, opened_files: list[Any]) -> None:
+    (root / "big.bin").write_bytes(BIG)
+
+    def gone() -> None:
+        raise ConnectionResetError("client gone")
+
+    with pytest.raises(ConnectionResetError):
+        _collect(StaticFiles(directory=root), "/big.bin", {}, gone)
+    with pytest.raises(ConnectionResetError):
+        _collect(StaticFiles(directory=root), "/big.bin", {"range": "bytes=0-1,-2"}, gone)
+    assert len(opened_files) == 2 and all(file.closed for file in opened_files)
+
+
+def test_content_types_are_guessed_once_per_name(root: Path) -> None:
+    static = StaticFiles(directory=root)
+    assert raw_call(static, "/hello.txt")[1]["content-type"] == "text/plain; charset=utf-8"
+    assert raw_call(static, "/sub/index.html")[1]["content-type"] == "text/html; charset=utf-8"
+    assert raw_call(static, "/hello.txt")[1]["content-type"] == "text/plain; charset=utf-8"
+    assert static._types == {
+        "hello.txt": "text/plain; charset=utf-8",
+        "index.html": "text/html; charset=utf-8",
+    }
+
+
+# -- files changing on a real server ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def changing_server() -> Iterator[str]:
+    yield from uvicorn("apps.static_changing:app")
+
+
+def split_reply(reply: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in lines)
+    return status, headers, body
+
+
+def test_real_server_file_shrinking_while_sent(changing_server: str) -> None:
+    from apps.static_changing import LARGE
+
+    status, headers, body = split_reply(raw_get(changing_server, "/shrinks.bin"))
+    assert status.startswith(b"HTTP/1.1 200 ")
+    assert headers[b"content-length"] == str(len(LARGE)).encode()
+    # The server ends the connection short of the length announced, with what was read.
+    assert 0 < len(body) < len(LARGE)
+    assert body == LARGE[: len(body)]
+    # ... and goes on serving.
+    assert split_reply(raw_get(changing_server, "/steady.txt"))[2] == b"steady\n"
+
+
+def test_real_server_file_removed_while_sent(changing_server: str) -> None:
+    from apps.static_changing import LARGE
+
+    status, headers, body = split_reply(raw_get(changing_server, "/vanishes.bin"))
+    assert status.startswith(b"HTTP/1.1 200 ")
+    assert headers[b"content-length"] == str(len(LARGE)).encode()
+    assert body == LARGE
+    assert raw_get(changing_server, "/steady.txt").endswith(b"\r\n\r\nsteady\n")

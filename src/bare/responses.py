@@ -633,9 +633,14 @@ class FileResponse(Response):
     `stat_result`: the file's `os.stat()`, when the caller has it already (it is not
     asked again). When the server offers the ASGI `http.response.pathsend` extension,
     a whole file is handed to it by path instead of being read here.
+
+    Everything up to the first byte (the `stat`, the preconditions, opening the file
+    and reading up to 64 KiB of it) is one call into a stream thread; each further chunk
+    of up to `chunk_size` bytes is one more, and the file is closed by the read that
+    reaches its end. A response holds at most one chunk in memory at a time.
     """
 
-    chunk_size = 64 * 1024
+    chunk_size = 256 * 1024
     sized = False  # the length comes from the file, when it is sent
 
     def __init__(
@@ -670,27 +675,54 @@ class FileResponse(Response):
             self.add_header("content-disposition", _disposition(filename))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if await self._send_file(scope, send) and self.background is not None:
-            await self.run_background(scope)
-
-    async def _send_file(self, scope: Scope, send: Send) -> bool:
-        """Send the file, or the answer to the request's preconditions; False for a 412."""
         stat = self.stat_result
         if stat is None:
-            stat = await run_in_stream_thread(os.stat, self.path)
+            opened = await run_in_stream_thread(self._open, scope, None)
+        else:
+            opened = self._plan(scope, stat)
+            if opened.reads:
+                await run_in_stream_thread(opened.read_first, self.path, self.chunk_size)
+        if await self._send_opened(scope, send, opened) and self.background is not None:
+            await self.run_background(scope)
+
+    def _open(self, scope: Scope, stat: os.stat_result | None) -> _OpenedFile:
+        """All the file system work up to the first byte, for a stream thread: the stat
+        (unless given), the answer to the preconditions and, when the body is read here,
+        opening the file and reading its first chunk. `StaticFiles` calls it right after
+        its look-up, in the same thread call."""
+        if stat is None:
+            stat = os.stat(self.path)
+        opened = self._plan(scope, stat)
+        if opened.reads:
+            opened.read_first(self.path, self.chunk_size)
+        return opened
+
+    def _plan(self, scope: Scope, stat: os.stat_result) -> _OpenedFile:
+        """What to answer the request in `scope` with, from the file's stat (no I/O)."""
         if not S_ISREG(stat.st_mode):
             raise IsADirectoryError(f"{self.path} is not a regular file")
         etag = file_etag(stat)
-        validators = [(b"etag", etag.encode("ascii")), (b"last-modified", _http_date(stat))]
         status = self._status
         if status == 200:
             status = _precondition(scope, etag, stat.st_mtime) or 200
+        opened = _OpenedFile(stat, etag, status)
+        if status != _PRECONDITION_FAILED and has_body(status) and scope.get("method") != "HEAD":
+            if _PATHSEND in (scope.get("extensions") or ()):
+                opened.by_path = True
+            else:
+                opened.reads = True
+        return opened
+
+    async def _send_opened(self, scope: Scope, send: Send, opened: _OpenedFile) -> bool:
+        """Send the file, or the answer to the request's preconditions; False for a 412."""
+        status = opened.status
         if status == _PRECONDITION_FAILED:
             start, body = JSONResponse({"detail": "Precondition Failed"}, 412).messages(scope)
             self.started = True
             await send(start)
             await send(body)
             return False
+        stat = opened.stat
         if status == _NOT_MODIFIED:
             # RFC 9110 15.4.5: what a 200 would carry, less the content's own headers.
             headers = [h for h in self.raw_headers if not _describes_content(h[0])]
@@ -698,36 +730,120 @@ class FileResponse(Response):
             headers = [*self.raw_headers, _length_header(stat.st_size)]
         else:
             headers = self._headers_to_send()
+        validators = [(b"etag", opened.etag.encode("ascii")), (b"last-modified", _http_date(stat))]
         start = _start_message(scope, status, [*headers, *validators])
-        if scope.get("method") == "HEAD" or not has_body(status):
+        file = opened.file
+        if file is None:
             self.started = True
             await send(start)
-            await send({"type": "http.response.body", "body": b""})
+            if opened.by_path:  # the server sends the file itself (sendfile, say)
+                await send({"type": _PATHSEND, "path": self.path})
+            else:  # HEAD, a status without a body, a 304
+                await send({"type": "http.response.body", "body": b""})
             return True
-        if _PATHSEND in (scope.get("extensions") or ()):
-            # The server sends the file itself (sendfile, say), by its path.
+        # Opened and first read before the start goes out: a file gone since its stat is
+        # still an error the caller can answer (StaticFiles: a 404).
+        try:
             self.started = True
             await send(start)
-            await send({"type": _PATHSEND, "path": self.path})
-            return True
-        # Opened before the start goes out: a file gone since its stat is still an error
-        # the caller can answer (StaticFiles: a 404).
-        file = await run_in_stream_thread(open, self.path, "rb")
-        with file:
-            self.started = True
-            await send(start)
-            remaining = stat.st_size
-            while True:
-                # Never more than the length announced: the file may grow meanwhile.
-                chunk = await run_in_stream_thread(file.read, min(self.chunk_size, remaining))
-                remaining -= len(chunk)
-                more = bool(chunk) and remaining > 0
-                await send({"type": "http.response.body", "body": chunk, "more_body": more})
-                if not more:
-                    return True
+            chunk, size = opened.chunk, stat.st_size
+            if await _send_chunks(send, file, chunk, size, self.chunk_size, False, True):
+                # Shrunk since its stat: end short of the length announced (the server
+                # then closes the connection); never more than announced if it grew.
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            file.close()
+        return True
 
 
 _PATHSEND = "http.response.pathsend"
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from io import BufferedReader
+
+
+class _OpenedFile:
+    """How a `FileResponse` answers one request, decided before its start goes out:
+    the body is read here (`reads`: its file is opened and first read in a stream
+    thread), sent by the server from its path (`by_path`), or none at all."""
+
+    __slots__ = ("by_path", "chunk", "etag", "file", "reads", "stat", "status")
+
+    def __init__(self, stat: os.stat_result, etag: str, status: int) -> None:
+        self.stat = stat
+        self.etag = etag
+        self.status = status
+        self.reads = False
+        self.by_path = False
+        self.file: BufferedReader | None = None
+        self.chunk = b""
+
+    def read_first(self, path: str, chunk_size: int) -> None:
+        """In a stream thread: open the file and read its first chunk (closed already
+        if that is the whole file)."""
+        size = self.stat.st_size
+        self.file, self.chunk = _open_and_read(path, 0, size, chunk_size, True)
+
+
+# The first read of a file goes with the look-up, before the start: kept short, so
+# that a large file's headers are not held back by a large read.
+_FIRST_CHUNK = 64 * 1024
+
+
+def _open_and_read(
+    path: str, offset: int, length: int, chunk_size: int, close: bool
+) -> tuple[BufferedReader, bytes]:
+    """In a stream thread: open `path` and read the first chunk of the `length` bytes
+    to send from `offset` (at most 64 KiB, and `chunk_size`). With `close`, the file
+    is closed when that is all of them."""
+    file = open(path, "rb")  # noqa: SIM115 - closed by _read_chunk or by the sender
+    try:
+        if offset:
+            file.seek(offset)
+        size = min(_FIRST_CHUNK, chunk_size, length)
+        return file, _read_chunk(file, size, close and size == length)
+    except BaseException:
+        file.close()
+        raise
+
+
+def _read_chunk(file: BufferedReader, size: int, last: bool) -> bytes:
+    """In a stream thread: up to `size` bytes of `file`. If this is its `last` read
+    and it came back whole, the file is closed here, saving the sender a call (a
+    short read means the file shrank: the next read gives b"" and the sender stops)."""
+    chunk = file.read(size)
+    if last and len(chunk) == size:
+        file.close()
+    return chunk
+
+
+async def _send_chunks(
+    send: Send,
+    file: BufferedReader,
+    chunk: bytes,
+    length: int,
+    chunk_size: int,
+    more_after: bool,
+    close: bool,
+) -> int:
+    """Send `length` bytes of `file`: `chunk`, read already, then the rest, one
+    stream-thread call per `chunk_size` bytes. The last body message ends the response
+    unless `more_after`; with `close`, the file is closed by the read of its last part.
+    Gives how many bytes could not be read (the file shrank): 0 when all went out; the
+    missing part is never sent."""
+    remaining = length
+    while True:
+        remaining -= len(chunk)
+        if remaining <= 0:
+            await send({"type": "http.response.body", "body": chunk, "more_body": more_after})
+            return 0
+        if not chunk:  # the file shrank
+            return remaining
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        # Never more than the length announced: the file may grow meanwhile.
+        size = min(chunk_size, remaining)
+        chunk = await run_in_stream_thread(_read_chunk, file, size, close and size == remaining)
 
 
 def _describes_content(name: bytes) -> bool:
@@ -736,10 +852,21 @@ def _describes_content(name: bytes) -> bool:
     return name.startswith(b"content-") and name != b"content-location"
 
 
-def _http_date(stat: os.stat_result) -> bytes:
-    from email.utils import formatdate  # NOTE: lazy, as `import bare` stays cheap
+# A file's Last-Modified, formatted once per modification time (bounded).
+_http_dates: dict[float, bytes] = {}
 
-    return formatdate(stat.st_mtime, usegmt=True).encode("ascii")
+
+def _http_date(stat: os.stat_result) -> bytes:
+    mtime = stat.st_mtime
+    date = _http_dates.get(mtime)
+    if date is None:
+        from email.utils import formatdate  # NOTE: lazy, as `import bare` stays cheap
+
+        date = formatdate(mtime, usegmt=True).encode("ascii")
+        if len(_http_dates) >= 1024:
+            _http_dates.clear()
+        _http_dates[mtime] = date
+    return date
 
 
 # A compressed file is sent as what it is (`x.tar.gz` is a gzip file), never with a
@@ -780,6 +907,15 @@ def file_etag(stat: os.stat_result) -> str:
 def _precondition(scope: Scope, etag: str, mtime: float) -> int | None:
     """304 or 412 if the request's preconditions ask for it (RFC 9110 13.2.2), else
     None: see `bare._conditional.evaluate`, which every conditional answer goes through."""
+    return (_evaluate or _load_evaluate())(scope, etag.encode("ascii"), mtime)
+
+
+_evaluate: Callable[[Scope, bytes, float], int | None] | None = None
+
+
+def _load_evaluate() -> Callable[[Scope, bytes, float], int | None]:
+    global _evaluate
     from ._conditional import evaluate  # here: only requests for files load it
 
-    return evaluate(scope, etag.encode("ascii"), mtime)
+    _evaluate = evaluate
+    return evaluate
