@@ -2,13 +2,15 @@
 
 A marked block is a whole program: it imports what it uses, builds its app and checks
 what the page claims with `assert`s (usually through `bare.testing.TestClient`). Each
-runs in a fresh namespace, in a temporary working directory.
+runs as a fresh module of its own, in a temporary working directory.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,4 +59,9 @@ def test_docs_example_runs(
     where: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, where, "exec"), {"__name__": f"docs_example_{where}"})
+    # A module of its own, as a reader's file would be: libraries that resolve string
+    # annotations through sys.modules (msgspec, pydantic) find it, and this file's
+    # `from __future__ import annotations` does not leak into it.
+    module = types.ModuleType(f"docs_example_{where}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(code, where, "exec", dont_inherit=True), module.__dict__)
