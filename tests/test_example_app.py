@@ -178,7 +178,7 @@ def token(client: TestClient) -> str:
 
 
 def post_form(client: TestClient, fields: dict[str, Any], **options: Any) -> Any:
-    return client.post("/tasks/form", data=fields, **options)
+    return client.post("/new-task", data=fields, **options)
 
 
 def stored() -> list[dict[str, Any]]:
@@ -190,8 +190,11 @@ def test_the_page_has_the_upload_form(client: TestClient) -> None:
     assert form_token(page.text) == client.cookies["csrftoken"]
     assert "Cookie" in page.headers.get_list("vary")
     text = page.text
-    assert '<form class="new-task" method="post" action="http://testserver/tasks/form"' in text
+    assert '<form class="new-task" method="post" action="http://testserver/new-task"' in text
     assert 'enctype="multipart/form-data"' in text
+    # The token is the form's first field: CSRFMiddleware reads it there in a multipart body.
+    form = text[text.index('<form class="new-task"') :]
+    assert form.index('<input type="hidden" name="csrf_token"') < form.index("<input name=")
     assert '<input type="file" name="attachment">' in text
     assert f"up to {FILE_LIMIT // 1024} KiB" in text
 
@@ -346,7 +349,7 @@ def test_a_body_that_is_not_a_form_is_a_415(
     headers = {"x-csrf-token": token}
     if content_type is not None:
         headers["content-type"] = content_type
-    answer = client.post("/tasks/form", content=body, headers=headers)
+    answer = client.post("/new-task", content=body, headers=headers)
     assert answer.status_code == 415
     assert answer.json() == {
         "detail": "Content-Type must be application/x-www-form-urlencoded or multipart/form-data"
@@ -363,27 +366,50 @@ def test_a_truncated_upload_is_a_400(client: TestClient, token: str) -> None:
         b"half a file"
     )
     headers = {"content-type": "multipart/form-data; boundary=b"}
-    answer = client.post("/tasks/form", content=body, headers=headers)
+    answer = client.post("/new-task", content=body, headers=headers)
     assert answer.status_code == 400
     assert answer.json() == {"detail": "Multipart body ended before its final boundary"}
     assert stored() == []
 
 
+FIRST_FIELD = "CSRF token missing: a multipart form must send its csrf_token field first"
+
+
 @pytest.mark.parametrize(
-    "sent",
-    [None, "", "forged", "x" * 66, "é" * 33],
+    ("sent", "detail"),
+    [
+        (None, FIRST_FIELD),
+        ("", "CSRF token incorrect"),
+        ("forged", "CSRF token incorrect"),
+        ("x" * 66, "CSRF token incorrect"),
+        ("é" * 33, "CSRF token incorrect"),
+    ],
     ids=["missing", "empty", "forged", "same_length", "non_ascii"],
 )
 def test_a_form_without_the_cookies_token_is_a_403(
-    client: TestClient, token: str, sent: str | None
+    client: TestClient, token: str, sent: str | None, detail: str
 ) -> None:
-    fields = {"title": "forged"} if sent is None else {"title": "forged", "csrf_token": sent}
+    # Refused by CSRFMiddleware, before the handler reads the form.
+    fields = {"title": "forged"} if sent is None else {"csrf_token": sent, "title": "forged"}
     answer = post_form(client, fields, files={"attachment": ("a.txt", b"a")})
-    assert (answer.status_code, answer.json()) == (
-        403,
-        {"detail": "CSRF token missing or incorrect"},
-    )
+    assert (answer.status_code, answer.json()) == (403, {"detail": detail})
     assert stored() == []
+
+
+def test_the_token_must_be_the_forms_first_field(client: TestClient, token: str) -> None:
+    files = {"attachment": ("a.txt", b"a")}
+    late = post_form(client, {"title": "late", "csrf_token": token}, files=files)
+    assert (late.status_code, late.json()) == (403, {"detail": FIRST_FIELD})
+    # A file first, as a form with the file input above the hidden one would send it.
+    file_first = client.post(
+        "/new-task",
+        files=[("attachment", ("a.txt", b"a")), ("csrf_token", (None, token.encode()))],
+    )
+    assert (file_first.status_code, file_first.json()) == (403, {"detail": FIRST_FIELD})
+    assert stored() == []
+    # A urlencoded form may hold the token anywhere.
+    assert post_form(client, {"title": "urlencoded", "csrf_token": token}).status_code == 303
+    assert [task["title"] for task in stored()] == ["urlencoded"]
 
 
 def test_a_token_without_its_cookie_is_a_403(client: TestClient, token: str) -> None:
@@ -414,15 +440,21 @@ def test_the_json_api_needs_no_token_but_other_posts_do(client: TestClient) -> N
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CSRFMiddleware matches `exempt` against scope['path'], which includes the "
-    "proxy's root_path: behind one, the exempt JSON API and upload form get 403",
-)
 def test_the_exemptions_hold_behind_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(examples.tasks, "tasks", {})
     client = TestClient(examples.tasks.app, root_path="/site")
     assert client.post("/tasks", json={"title": "api"}).status_code == 201
+    # The form is still checked, and its token found, under the proxy's prefix.
+    page = client.get("/")
+    action = re.search(r'<form class="new-task" method="post" action="([^"]+)"', page.text)
+    assert action is not None and action[1] == "http://testserver/site/new-task"
+    files = {"attachment": ("a.txt", b"a")}
+    refused = client.post("/new-task", data={"title": "forged"}, files=files)  # to /site/...
+    assert (refused.status_code, refused.json()) == (403, {"detail": FIRST_FIELD})
+    fields = {"csrf_token": form_token(page.text), "title": "proxied"}
+    answer = client.post("/new-task", data=fields, files=files)
+    assert (answer.status_code, answer.headers["location"]) == (303, "http://testserver/site/")
+    assert [task["title"] for task in stored()] == ["api", "proxied"]
 
 
 def test_real_server_takes_an_upload_from_the_page(tasks_server: str) -> None:

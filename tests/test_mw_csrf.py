@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bare import Bare, HTMLResponse, Request
 from bare.middleware.csrf import (
@@ -306,7 +311,7 @@ def test_the_header_wins_over_the_form_field(client: TestClient) -> None:
     assert response.status_code == 403
 
 
-def test_the_field_is_only_looked_for_in_urlencoded_bodies(client: TestClient) -> None:
+def test_the_field_is_only_looked_for_in_form_bodies(client: TestClient) -> None:
     token = token_of(client)
     for content_type in ("text/plain", "application/json", "multipart/form-data; boundary=x"):
         response = client.post(
@@ -371,6 +376,472 @@ def test_a_huge_urlencoded_body_is_scanned_linearly(client: TestClient) -> None:
     assert response.json()["body"] == body
 
 
+# -- multipart forms: the token as the first field ----------------------------------------
+
+TOKEN = forged_token(SECRET).encode()  # signed with SECRET: a valid cookie and field
+B = b"----WebKitFormBoundary7MA4YWxkTrZu0gW"  # as a browser makes them
+MULTIPART = b"multipart/form-data; boundary=" + B
+FIRST = "CSRF token missing: a multipart form must send its csrf_token field first"
+DISPOSITION = b'Content-Disposition: form-data; name="csrf_token"'
+
+
+def part(value: bytes, *headers: bytes) -> bytes:
+    """One part: its header lines (the token field's by default), a blank line, `value`."""
+    return b"\r\n".join(headers or (DISPOSITION,)) + b"\r\n\r\n" + value
+
+
+def body_of(*parts: bytes, boundary: bytes = B) -> bytes:
+    """A multipart body as browsers send it: each part after a boundary line, then the
+    final boundary."""
+    return b"".join(b"--" + boundary + b"\r\n" + p + b"\r\n" for p in parts) + (
+        b"--" + boundary + b"--\r\n"
+    )
+
+
+TITLE = part(b"a title", b'Content-Disposition: form-data; name="title"')
+FILE = part(
+    b"file bytes\r\n--" + B[:-1] + b"\r\n",  # a near miss of the boundary inside
+    b'Content-Disposition: form-data; name="f"; filename="a.txt"',
+    b"Content-Type: text/plain",
+)
+FORM = body_of(part(TOKEN), TITLE, FILE)
+
+
+@dataclass
+class Driven:
+    """What happened to one request through CSRFMiddleware around a recording app."""
+
+    status: int  # 0: no answer
+    headers: dict[bytes, bytes]
+    body: bytes
+    received: list[bytes]  # the body messages the app was given, in order
+    read_before_app: int | None  # receive() calls made before the app ran (None: never)
+
+
+def drive(
+    chunks: list[bytes],
+    *,
+    content_type: bytes | None = MULTIPART,
+    options: dict[str, Any] | None = None,
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+    disconnect: bool = False,
+    path: str = "/",
+    root_path: str = "",
+) -> Driven:
+    """Post `chunks` (one `http.request` each) through the middleware; the app below
+    reads the whole body and answers it back. Receives are O(1) each (an iterator), so
+    that bodies of many small chunks cost what the middleware makes them cost."""
+    headers = [(b"host", b"testserver"), (b"cookie", b"csrftoken=" + TOKEN), *extra_headers]
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": root_path,
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    messages = iter(
+        [
+            {"type": "http.request", "body": chunk, "more_body": disconnect or i < len(chunks) - 1}
+            for i, chunk in enumerate(chunks)
+        ]
+    )
+    reads = 0
+    read_before_app: int | None = None
+    received: list[bytes] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return next(messages, {"type": "http.disconnect"})
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal read_before_app
+        read_before_app = reads
+        while True:
+            message = await receive()
+            assert message["type"] == "http.request", message
+            received.append(message["body"])
+            if not message["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"".join(received)})
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    middleware = CSRFMiddleware(app, **{"secret_key": SECRET, **(options or {})})
+    asyncio.run(middleware(scope, receive, send))
+    if not sent:
+        return Driven(0, {}, b"", received, read_before_app)
+    start, *rest = sent
+    body = b"".join(m.get("body", b"") for m in rest)
+    return Driven(start["status"], dict(start["headers"]), body, received, read_before_app)
+
+
+def refused(driven: Driven, detail: str = FIRST) -> bool:
+    return (driven.status, json.loads(driven.body)) == (403, {"detail": detail})
+
+
+def test_a_multipart_form_with_the_token_first_passes_whole() -> None:
+    app = make_app()
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        return {
+            name: value
+            if isinstance(value, str)
+            else [value.filename, (await value.read()).decode()]
+            for name, value in form.multi_items()
+        }
+
+    client = TestClient(app)
+    client.get("/plain")
+    token = token_of(client)
+    files = {"f": ("a.txt", b"x" * 100_000, "text/plain")}
+    response = client.post("/upload", data={"csrf_token": token, "name": "ann"}, files=files)
+    assert response.status_code == 200
+    form = response.json()
+    assert (form["csrf_token"], form["name"], form["f"]) == (token, "ann", ["a.txt", "x" * 100_000])
+    late = client.post("/upload", data={"name": "ann", "csrf_token": token}, files=files)
+    assert late.status_code == 403
+    assert late.json() == {"detail": FIRST}
+
+
+def test_the_app_gets_the_exact_body_in_the_same_messages() -> None:
+    chunks = [FORM[:7], FORM[7:150], FORM[150:]]
+    driven = drive(chunks)
+    assert driven.status == 200
+    assert driven.received == chunks
+    assert driven.body == FORM
+
+
+def test_only_the_start_of_an_upload_is_read_before_the_app_runs() -> None:
+    upload = body_of(part(TOKEN), FILE)
+    cut = upload.index(b"\r\n--" + B, 10) + len(B) + 4  # the token part and its delimiter
+    chunks = [upload[:cut], *[b"y" * 65536] * 20, upload[cut:]]
+    driven = drive(chunks)
+    assert driven.status == 200
+    assert driven.read_before_app == 1  # not the 1.3 MB behind it
+    assert driven.received == chunks
+    # A token part that comes in three messages: three reads.
+    three = drive([upload[:20], upload[20:100], upload[100:]])
+    assert (three.status, three.read_before_app) == (200, 3)
+
+
+def test_the_delimiter_may_come_cut_at_any_offset() -> None:
+    for cut in range(len(FORM) + 1):
+        chunks = [FORM[:cut], FORM[cut:]]
+        driven = drive(chunks)
+        assert (driven.status, driven.received) == (200, chunks), cut
+
+
+def test_a_form_in_one_byte_messages_passes() -> None:
+    chunks = [FORM[i : i + 1] for i in range(len(FORM))]
+    driven = drive(chunks)
+    assert driven.status == 200
+    assert driven.received == chunks
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        part(TOKEN),
+        part(TOKEN, b"Content-Disposition: form-data; name=csrf_token"),
+        part(TOKEN, b'content-disposition: FORM-DATA; NAME="csrf_token"'),
+        part(TOKEN, b'Content-Disposition:   form-data ;  name = "csrf_token"  \t'),
+        part(TOKEN, b'Content-Disposition:\tform-data; name="csrf_token"'),
+        part(TOKEN, DISPOSITION, b"Content-Type: text/plain; charset=utf-8"),
+        part(TOKEN, b"X-Other: ;name=title", DISPOSITION),
+    ],
+    ids=["quoted", "unquoted", "case", "spaces", "tab", "content_type", "other_header"],
+)
+def test_the_token_part_as_clients_write_it(first: bytes) -> None:
+    driven = drive([body_of(first, TITLE)])
+    assert driven.status == 200, driven.body
+
+
+def test_a_crlf_before_the_first_boundary_is_allowed() -> None:
+    assert drive([b"\r\n" + FORM]).status == 200
+    assert drive([b"\r", b"\n--", FORM[2:]]).status == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        body_of(TITLE, part(TOKEN)),
+        body_of(FILE, part(TOKEN)),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="csrf_token"; filename="t"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="csrf_token\\"; x="')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="x\\"; name=\\"csrf_token"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="title"; name="csrf_token"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="csrf_token"; name="title"')),
+        body_of(part(TOKEN, b"Content-Disposition: form-data; name*=UTF-8''csrf_token")),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="csrf%5Ftoken"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="CSRF_TOKEN"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name=" csrf_token"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="csrf_token')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name=csrf_token"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data; name="csrf_token";')),
+        body_of(part(TOKEN, b'Content-Disposition: attachment; name="csrf_token"')),
+        body_of(part(TOKEN, b'Content-Disposition: form-data name="csrf_token"')),
+        body_of(part(TOKEN, b"Content-Type: text/plain")),
+        body_of(part(TOKEN, DISPOSITION, DISPOSITION)),
+        body_of(part(TOKEN, b"Content-Disposition: form-data;", b' name="csrf_token"')),
+        body_of(part(TOKEN, DISPOSITION, b"\tX-Folded: yes")),
+        body_of(part(TOKEN, b'Content-Disposition : form-data; name="csrf_token"')),
+        body_of(part(TOKEN, b" " + DISPOSITION)),
+        body_of(part(TOKEN, b"X-No-Colon", DISPOSITION)),
+        body_of(part(TOKEN, b": empty name", DISPOSITION)),
+        body_of(part(TOKEN, DISPOSITION + b"\nX-Lf: only")),
+        body_of(part(TOKEN, b"X-Cr: a\rb", DISPOSITION)),
+        body_of(part(TOKEN, b"X-Nul\x00: a", DISPOSITION)),
+        body_of(part(TOKEN, b"")),
+        b"--" + B + b"\r\n" + DISPOSITION + b"\r\n--" + B + b"--\r\n",  # no blank line
+        b"--" + B + b"\n" + DISPOSITION + b"\n\n" + TOKEN + b"\n--" + B + b"--\n",  # LF only
+        b"preamble\r\n" + FORM,
+        b"\r\n\r\n" + FORM,
+        b" " + FORM,
+        FORM.replace(b"--" + B + b"\r\n", b"--" + B + b" \r\n", 1),  # transport padding
+        FORM.replace(b"--" + B + b"\r\n", b"--" + B + b"x\r\n", 1),  # a longer boundary
+        body_of(part(TOKEN), boundary=B[:-1]),
+        b"--" + B + b"--\r\n",  # an empty form
+        b"",
+    ],
+    ids=["other_field_first", "file_first", "token_as_file", "quote_injection",
+         "escaped_name", "second_name", "first_of_two_names", "extended_name", "percent",
+         "upper_case_field", "padded_name", "open_quote", "stray_quote", "trailing_semicolon",
+         "attachment", "no_semicolon", "no_disposition", "two_dispositions", "folded",
+         "folded_other", "space_before_colon", "leading_space", "no_colon", "empty_name",
+         "bare_lf_in_headers", "bare_cr_in_headers", "nul_in_name", "no_headers",
+         "no_blank_line", "lf_only", "preamble", "two_crlf", "leading_space_body",
+         "padding", "longer_boundary", "other_boundary", "empty_form", "empty_body"],
+)  # fmt: skip
+def test_anything_but_the_token_field_first_is_refused(body: bytes) -> None:
+    driven = drive([body])
+    assert refused(driven), (driven.status, driven.body)
+    assert driven.read_before_app is None
+
+
+def test_the_value_of_the_first_field_must_be_the_token() -> None:
+    for value in (
+        b"",
+        b"forged",
+        TOKEN + b" ",
+        TOKEN[:-1],
+        TOKEN + b"\r\n",
+        forged_token(OTHER).encode(),
+    ):
+        driven = drive([body_of(part(value), TITLE)])
+        assert refused(driven, "CSRF token incorrect"), value
+
+
+def test_a_body_cut_short_is_refused_without_a_hang() -> None:
+    for cut in range(len(FORM)):
+        if FORM.find(b"\r\n--" + B, 10) + len(B) + 4 <= cut:
+            break  # the token part and its delimiter are all there
+        driven = drive([FORM[:cut]])
+        assert refused(driven), cut
+        assert "connection" not in {k.decode() for k in driven.headers}  # all read
+
+
+def test_a_client_that_leaves_in_the_token_part_gets_no_answer() -> None:
+    driven = drive([FORM[:40]], disconnect=True)
+    assert (driven.status, driven.read_before_app) == (0, None)
+
+
+def test_a_refusal_with_the_body_unread_closes_the_connection() -> None:
+    driven = drive([body_of(TITLE, part(TOKEN)), b"more of the body"])
+    assert refused(driven)
+    assert driven.headers[b"connection"] == b"close"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        b'multipart/form-data; boundary="' + B + b'"',
+        b"Multipart/Form-Data; Boundary=" + B,
+        b"multipart/form-data; charset=utf-8; boundary=" + B,
+        b"multipart/form-data ;boundary=" + B,
+    ],
+    ids=["quoted", "case", "other_parameter", "spaces"],
+)
+def test_the_boundary_as_clients_write_it(content_type: bytes) -> None:
+    assert drive([FORM], content_type=content_type).status == 200
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [b"a", b"x" * 70, b"'()+_,-./:=?", b'"with space"'],
+    ids=["one", "seventy", "specials", "space"],
+)
+def test_every_boundary_rfc_2046_allows_works(boundary: bytes) -> None:
+    bare = boundary.strip(b'"')
+    form = body_of(part(TOKEN), TITLE, boundary=bare)
+    assert drive([form], content_type=b"multipart/form-data; boundary=" + boundary).status == 200
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        b"multipart/form-data",
+        b"multipart/form-data; boundary=",
+        b'multipart/form-data; boundary=""',
+        b"multipart/form-data; boundary=" + b"x" * 71,
+        b"multipart/form-data; boundary=a@b",
+        b'multipart/form-data; boundary="ab "',
+        b"multipart/form-data; boundary=\xe9",
+        b"multipart/form-data; boundary=" + B + b"; boundary=" + B,
+    ],
+    ids=["missing", "empty", "empty_quoted", "too_long", "bad_character", "trailing_space",
+         "non_ascii", "twice"],
+)  # fmt: skip
+def test_a_bad_boundary_is_refused_unread(content_type: bytes) -> None:
+    driven = drive([FORM], content_type=content_type)
+    assert refused(driven)
+    assert driven.read_before_app is None
+    assert driven.headers[b"connection"] == b"close"
+
+
+def test_the_header_token_leaves_the_body_unread() -> None:
+    driven = drive([body_of(TITLE), b""], extra_headers=((b"x-csrf-token", TOKEN),))
+    assert (driven.status, driven.read_before_app) == (200, 0)
+    forged = drive([FORM], extra_headers=((b"x-csrf-token", b"forged"),))
+    assert refused(forged, "CSRF token incorrect")  # the header wins, the field is not read
+
+
+def test_the_token_part_must_end_within_max_token_part_size() -> None:
+    padding = b"X-Pad: " + b"p" * 2000
+    form = body_of(part(TOKEN, padding, DISPOSITION), TITLE)
+    needed = form.index(b"\r\n--" + B, 10) + len(B) + 4
+    exact = {"max_token_part_size": needed}
+    short = {"max_token_part_size": needed - 1}
+    limit = f"{FIRST}, within its first {needed - 1} bytes (max_token_part_size)"
+    for chunks, unread in (
+        ([form], False),
+        ([form[:100], form[100:]], False),
+        ([form[i : i + 7] for i in range(0, len(form), 7)], True),
+    ):
+        assert drive(chunks, options=exact).status == 200
+        driven = drive(chunks, options=short)
+        assert refused(driven, limit)
+        # The connection is closed when body bytes are left in it.
+        assert (driven.headers.get(b"connection") == b"close") is unread
+
+
+def test_a_long_header_line_stops_at_the_default_limit() -> None:
+    line = b"X-Long: " + b"a" * 100_000
+    driven = drive([body_of(part(TOKEN, line, DISPOSITION))])
+    assert refused(driven, f"{FIRST}, within its first 16384 bytes (max_token_part_size)")
+
+
+def test_hostile_multipart_starts_are_read_in_linear_time() -> None:
+    # About a MiB each, in messages of 3 bytes (near misses of the delimiter), and of one
+    # (a form the app then reads): pytest-timeout stops anything quadratic (a rescan of
+    # what was read, a replay that shifts a list) long before it ends.
+    mib = 1024 * 1024
+    options = {"max_token_part_size": 2 * mib}
+    near_misses = (b"\r\n--" + B[:-1]) * (mib // (len(B) + 3))
+    long_line = part(TOKEN, b"X-Pad: " + b"-" * mib, DISPOSITION)
+    for form, status, size in ((body_of(part(near_misses)), 403, 3), (body_of(long_line), 200, 1)):
+        chunks = [form[i : i + size] for i in range(0, len(form), size)]
+        driven = drive(chunks, options=options)
+        assert driven.status == status
+        if status == 200:
+            assert len(driven.received) == len(chunks)
+
+
+def test_the_token_part_limit_is_checked_at_construction() -> None:
+    bad: Any
+    for bad in (1023, 0, -1, True, 16384.0, "16k", None):
+        with pytest.raises(ValueError, match="max_token_part_size must be an int of 1024 or more"):
+            CSRFMiddleware(noop_app, secret_key=SECRET, max_token_part_size=bad)
+    assert CSRFMiddleware(noop_app, secret_key=SECRET, max_token_part_size=1024)
+    assert CSRFMiddleware(noop_app, secret_key=SECRET).max_token_part_size == 16 * 1024
+
+
+# Bare's own form parser is the oracle: a body the middleware takes for one whose first
+# field is the token must be one whose first field the app reads as the token.
+ORACLE_BODY = body_of(
+    part(TOKEN),
+    part(b"t\r\n-", b'Content-Disposition: form-data; name="title"'),
+    FILE,
+)
+
+
+def oracle_app() -> Bare:
+    app = make_app()
+
+    @app.post("/first")
+    async def first(request: Request) -> list[Any]:
+        name, value = (await request.form()).multi_items()[0]
+        return [name, value if isinstance(value, str) else None]
+
+    return app
+
+
+ORACLE = TestClient(oracle_app())
+
+
+@settings(
+    max_examples=int(os.environ.get("BARE_HYPOTHESIS_EXAMPLES", "300")),
+    deadline=None,
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["cut", "insert", "delete", "flip"]),
+            # The token part and its delimiter are in the first 200 bytes; the name is
+            # at 80 to 90.
+            st.integers(0, 200) | st.integers(76, 94),
+            st.binary(max_size=6)
+            | st.sampled_from(
+                [b"\r\n", b"\n", b"\r", b"--", B, b"\r\n--" + B, b'"', b":", b";", b" ", b"\\"]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    splits=st.lists(st.integers(1, 300), max_size=4),
+)
+def test_a_mangled_start_is_taken_for_the_token_only_if_the_app_agrees(
+    edits: list[tuple[str, int, bytes]], splits: list[int]
+) -> None:
+    body = ORACLE_BODY
+    for kind, at, data in edits:
+        at = min(at, len(body))
+        if kind == "cut":
+            body = body[:at]
+        elif kind == "insert":
+            body = body[:at] + data + body[at:]
+        elif kind == "delete":
+            body = body[:at] + body[at + max(len(data), 1) :]
+        elif body:
+            body = body[:at] + bytes([body[min(at, len(body) - 1)] ^ 0x20]) + body[at + 1 :]
+    cuts = sorted({0, *(s for s in splits if s < len(body)), len(body)})
+    chunks = [body[a:b] for a, b in itertools.pairwise(cuts) if b > a] or [b""]
+    response = ORACLE.post(
+        "/first",
+        content=chunks,
+        headers={"content-type": MULTIPART.decode(), "cookie": f"csrftoken={TOKEN.decode()}"},
+    )
+    assert response.status_code in (200, 400, 403, 413), response.text
+    if response.status_code == 200:
+        assert response.json() == ["csrf_token", TOKEN.decode()]
+    elif response.status_code == 403:
+        assert response.json()["detail"] in (FIRST, "CSRF token incorrect")
+
+
 # -- exemptions ---------------------------------------------------------------------------
 
 
@@ -384,6 +855,36 @@ def test_exempt_paths_exact_and_prefix() -> None:
     assert prefix_only.post("/hooks/mail").status_code == 200
     assert TestClient(make_app(exempt=["/hooks"])).post("/hooks/mail").status_code == 403
     assert TestClient(make_app(exempt=["/ap/*"])).post("/api/x").status_code == 403
+
+
+def test_exempt_paths_are_matched_below_the_root_path() -> None:
+    """Behind a proxy that mounts the app at /site, `path` starts with /site: the
+    exemptions are the app's own paths, as its routes are."""
+    client = TestClient(make_app(exempt=["/hooks/mail", "/api/*"]), root_path="/site")
+    assert client.post("/hooks/mail").status_code == 200
+    assert client.post("/api/v1/items").status_code == 200
+    assert client.post("/submit").status_code == 403
+    # The proxy's prefix is not part of the app's paths.
+    prefixed = TestClient(make_app(exempt=["/site/hooks/mail", "/site/*"]), root_path="/site")
+    assert prefixed.post("/hooks/mail").status_code == 403
+    assert prefixed.post("/api/v1/items").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("root_path", "path", "status"),
+    [
+        ("/site", "/site/hooks/mail", 200),  # the full path, as servers send it
+        ("/site", "/hooks/mail", 200),  # the prefix already stripped
+        ("/site", "/site", 403),  # the root: "/"
+        ("/site", "/sitehooks/mail", 403),  # not under the prefix: matched as it is
+        ("/site", "/site/hooks/mail/", 403),  # exact is exact
+        ("", "/hooks/mail", 200),
+    ],
+    ids=["full", "stripped", "root", "lookalike", "slash", "none"],
+)
+def test_exemptions_under_every_root_path_shape(root_path: str, path: str, status: int) -> None:
+    options = {"exempt": ["/hooks/mail"]}
+    assert drive([b""], options=options, path=path, root_path=root_path).status == status
 
 
 def test_exempt_can_be_a_predicate() -> None:

@@ -4,20 +4,22 @@ by signed double submit (a token in a cookie, the same token in a header or form
 A token is `nonce.signature`: 16 random bytes and their HMAC-SHA256 under a key derived
 from the secret, both in unpadded base64url. A request with an unsafe method passes
 only if its cookie holds a token signed by us and the header (or the form field of a
-urlencoded body) holds the very same token. Another site can make the browser send the
-cookie but can neither read it nor set the header; a cookie planted from a sibling
-domain fails the signature unless it was copied from a real visit, which the `Origin`
-check stops.
+urlencoded body, or the first field of a multipart one) holds the very same token.
+Another site can make the browser send the cookie but can neither read it nor set the
+header; a cookie planted from a sibling domain fails the signature unless it was copied
+from a real visit, which the `Origin` check stops.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._cookies import cookie_header
+from .._paths import route_path
 from ..requests import HTTPConnection, is_valid_host
 from ..responses import JSONResponse
 from ..sessions import SecretKey, Signer, cookie_values
@@ -43,7 +45,9 @@ CSRF_KEY = "bare.csrf"
 
 _TOKEN_LENGTH = 22 + 1 + 43  # base64url of 16 bytes, ".", base64url of 32
 _VARY = (b"vary", b"Cookie")
-_URLENCODED = "application/x-www-form-urlencoded"
+_URLENCODED = b"application/x-www-form-urlencoded"
+_MULTIPART = b"multipart/form-data"
+_MIN_TOKEN_PART = 1024  # the smallest max_token_part_size: a browser's token part fits
 _FIELD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 _HEADER_CHARACTERS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -107,17 +111,20 @@ class CSRFMiddleware:
     from this site's own pages, with 403.
 
     Proof is the token of the `csrftoken` cookie sent back in the `X-CSRF-Token` header
-    (from JavaScript, which can read the cookie) or, for a form posted as
-    `application/x-www-form-urlencoded`, in its `csrf_token` field (put it there with
-    `csrf_input(request)` or `csrf_token(request)`). Other bodies (JSON, multipart) need
-    the header. The token must be signed with `secret_key` (one of them, for rotation),
-    and compared in constant time. An `Origin` header, when the browser sends one, must
-    be this site's (the `Host` header with the request's scheme) or one of
-    `trusted_origins`.
+    (from JavaScript, which can read the cookie) or in the `csrf_token` field of a form
+    (put it there with `csrf_input(request)` or `csrf_token(request)`): anywhere in an
+    `application/x-www-form-urlencoded` body (read whole, up to `max_body_size`), and
+    as the *first* field of a `multipart/form-data` one, whose start alone is read (up
+    to `max_token_part_size`) so that uploads stream on to the app. Other bodies (JSON)
+    need the header. The token must be signed with `secret_key` (one of them, for
+    rotation), and compared in constant time. An `Origin` header, when the browser
+    sends one, must be this site's (the `Host` header with the request's scheme) or one
+    of `trusted_origins`.
 
     Safe methods (GET, HEAD, OPTIONS, TRACE) always pass, and get the cookie if they
     came without a valid one. `exempt` lists paths left unchecked: exact (`/hooks/mail`)
-    or a prefix ending in `/*` (`/api/*`), or it is a callable taking the scope.
+    or a prefix ending in `/*` (`/api/*`), matched against the path under the app's
+    `root_path` (as routes are), or it is a callable taking the scope.
     """
 
     def __init__(
@@ -137,6 +144,7 @@ class CSRFMiddleware:
         cookie_samesite: str | None = "lax",
         cookie_max_age: int | None = None,
         max_body_size: int = 1024 * 1024,
+        max_token_part_size: int = 16 * 1024,
     ) -> None:
         self.app = app
         if (
@@ -167,6 +175,15 @@ class CSRFMiddleware:
         ):
             raise ValueError(
                 f"CSRFMiddleware max_body_size must be an int of 1 or more, not {max_body_size!r}"
+            )
+        if (
+            isinstance(max_token_part_size, bool)
+            or not isinstance(max_token_part_size, int)
+            or max_token_part_size < _MIN_TOKEN_PART
+        ):
+            raise ValueError(
+                f"CSRFMiddleware max_token_part_size must be an int of {_MIN_TOKEN_PART} or "
+                f"more (a multipart form's token part must fit), not {max_token_part_size!r}"
             )
         if cookie_max_age is not None and (
             isinstance(cookie_max_age, bool)
@@ -200,9 +217,13 @@ class CSRFMiddleware:
         self.field_name = field_name
         self.check_origin = check_origin
         self.max_body_size = max_body_size
+        self.max_token_part_size = max_token_part_size
         self._cookie = cookie_name.encode("latin-1")
         self._header = header_name.lower().encode("latin-1")
         self._field = field_name.encode("ascii")
+        self._first_field = (
+            f"CSRF token missing: a multipart form must send its {field_name} field first"
+        )
         self._exempt_exact, self._exempt_prefixes, self._exempt_test = _exemptions(exempt)
         self.trusted_origins = frozenset(
             _origin(origin) for origin in _origin_list(trusted_origins)
@@ -238,24 +259,36 @@ class CSRFMiddleware:
         known = self._cookie_token(scope)
         if scope["method"] not in SAFE_METHODS and not self._is_exempt(scope):
             problem = self._origin_problem(scope) if self.check_origin else None
+            unread = False  # a form body not read to its end: a refusal closes the connection
             if problem is None:
                 if known is None:
                     problem = "CSRF cookie missing or invalid"
                 else:
                     submitted = _header(scope, self._header)
-                    if submitted is None and _is_urlencoded(scope):
-                        body = await self._read_body(scope, receive, send)
-                        if body is None:
-                            return  # answered (413) or the client left
-                        messages, content = body
-                        submitted = _form_field(content, self._field)
-                        receive = _replay(messages, receive)
+                    missing = "CSRF token missing"
                     if submitted is None:
-                        problem = "CSRF token missing"
+                        media_type = _media_type(scope)
+                        if media_type == _URLENCODED:
+                            body = await self._read_body(scope, receive, send)
+                            if body is None:
+                                return  # answered (413) or the client left
+                            messages, content = body
+                            submitted = _form_field(content, self._field)
+                            receive = _replay(messages, receive)
+                        elif media_type == _MULTIPART:
+                            start = await self._read_token_part(scope, receive)
+                            if start is None:
+                                return  # the client left
+                            messages, submitted, missing = start
+                            receive = _replay(messages, receive)
+                            unread = not messages or messages[-1].get("more_body", False)
+                    if submitted is None:
+                        problem = missing
                     elif not hmac.compare_digest(submitted, known):
                         problem = "CSRF token incorrect"
             if problem is not None:
-                await JSONResponse({"detail": problem}, 403)(scope, receive, send)
+                headers = {"connection": "close"} if unread else None
+                await JSONResponse({"detail": problem}, 403, headers=headers)(scope, receive, send)
                 return
         extra: list[tuple[bytes, bytes]] = []
         if known is None:
@@ -283,11 +316,12 @@ class CSRFMiddleware:
         await self.app(scope, receive, send_with_token)
 
     def _is_exempt(self, scope: Scope) -> bool:
-        path: str = scope.get("path", "")
-        if path in self._exempt_exact:
-            return True
-        if any(path.startswith(prefix) for prefix in self._exempt_prefixes):
-            return True
+        if self._exempt_exact or self._exempt_prefixes:
+            path = route_path(scope)  # as routes see it: without a proxy's root_path
+            if path in self._exempt_exact:
+                return True
+            if any(path.startswith(prefix) for prefix in self._exempt_prefixes):
+                return True
         test = self._exempt_test
         return test is not None and bool(test(scope))
 
@@ -342,6 +376,54 @@ class CSRFMiddleware:
                 break
         return messages, b"".join(m.get("body", b"") for m in messages)
 
+    async def _read_token_part(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[list[Message], bytes | None, str] | None:
+        """The start of a multipart body: the messages read, the value of its first
+        part if that is the token field (else None), and why there is none. Reads only
+        until that part has ended, and at most `max_token_part_size` bytes; None if
+        the client has gone."""
+        from ..exceptions import HTTPException  # here: only multipart forms need these
+        from ..forms import multipart_boundary
+
+        messages: list[Message] = []
+        content_type = _header(scope, b"content-type") or b""
+        try:
+            boundary = multipart_boundary(content_type.decode("latin-1").partition(";")[2])
+        except HTTPException:  # missing or not RFC 2046's: nothing to read
+            return messages, None, self._first_field
+        limit = self.max_token_part_size
+        delimiter = b"\r\n--" + boundary.encode("latin-1")
+        head = bytearray()  # the first `limit` bytes at most
+        start = 0  # where the first part's headers begin, once known
+        resume = 0  # where the search for the delimiter goes on
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # http.disconnect: nobody to answer
+                return None
+            messages.append(message)
+            if len(head) < limit:
+                head += message.get("body", b"")[: limit - len(head)]
+            if not start:
+                start = _opening(head, delimiter)
+                if start < 0:
+                    return messages, None, self._first_field
+            if start:
+                # The part ends at the first delimiter: a value never holds one.
+                end = head.find(delimiter, max(start, resume))
+                if end >= 0:
+                    value = _token_value(bytes(head[start:end]), self._field)
+                    return messages, value, self._first_field
+                resume = len(head) - len(delimiter) + 1
+            if len(head) >= limit:
+                return (
+                    messages,
+                    None,
+                    f"{self._first_field}, within its first {limit} bytes (max_token_part_size)",
+                )
+            if not message.get("more_body", False):  # cut short
+                return messages, None, self._first_field
+
 
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse(
@@ -352,10 +434,13 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = iter(messages)  # NOTE: not list.pop(0): quadratic in many small messages
+
     async def replay() -> Message:
-        if messages:
-            return messages.pop(0)
-        return await receive()  # after the body: the disconnect, as usual
+        message = next(pending, None)
+        if message is not None:
+            return message
+        return await receive()  # after what was read: the rest, then the disconnect
 
     return replay
 
@@ -367,11 +452,60 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def _is_urlencoded(scope: Scope) -> bool:
+def _media_type(scope: Scope) -> bytes | None:
     content_type = _header(scope, b"content-type")
     if content_type is None:
-        return False
-    return content_type.partition(b";")[0].strip().lower().decode("latin-1") == _URLENCODED
+        return None
+    return content_type.partition(b";")[0].strip().lower()
+
+
+# -- the first part of a multipart body -------------------------------------------------
+#
+# Not a multipart parser: it reads the one part a browser sends first when the form's
+# first field is the token, and refuses anything else. Stricter than bare's form parser
+# (the `multipart` package, strict mode) wherever the two could differ, so that the part
+# it takes for the token field is the app's first field too.
+
+# RFC 9110 token characters, for header names.
+_HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# `form-data; name=...` and nothing else (a `filename` makes a file part), the name
+# quoted or not; no backslash escapes, no other parameters. The type and the parameter's
+# name are matched without regard to case, the field's name exactly (compared after).
+_DISPOSITION = re.compile(
+    rb'[ \t]*form-data *; *name *= *("?)([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\1[ \t]*',
+    re.IGNORECASE,
+)
+
+
+def _opening(head: bytearray, delimiter: bytes) -> int:
+    """Where the first part's headers begin after the body's first boundary line
+    (`--boundary CRLF`, with one CRLF allowed in front, as bare's parser allows); 0
+    if `head` is too short to tell, -1 if the body does not start so."""
+    openings = (delimiter[2:] + b"\r\n", delimiter + b"\r\n")
+    for opening in openings:
+        if head.startswith(opening):
+            return len(opening)
+    return 0 if any(opening.startswith(head) for opening in openings) else -1
+
+
+def _token_value(part: bytes, field: bytes) -> bytes | None:
+    """The value of the multipart `part` (its headers, a blank line, the value) if its
+    headers name it the form field `field`, else None."""
+    headers, blank, value = part.partition(b"\r\n\r\n")
+    if not blank:
+        return None
+    named = False
+    for line in headers.split(b"\r\n"):
+        # A line that starts with a space (folding), a CR or LF alone, no colon: refused.
+        name, colon, rest = line.partition(b":")
+        if not colon or not _HEADER_NAME.fullmatch(name) or b"\r" in rest or b"\n" in rest:
+            return None
+        if name.lower() == b"content-disposition":
+            disposition = _DISPOSITION.fullmatch(rest)
+            if named or disposition is None or disposition[2] != field:
+                return None
+            named = True
+    return value if named else None
 
 
 def _form_field(body: bytes, field: bytes) -> bytes | None:
