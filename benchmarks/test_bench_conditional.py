@@ -36,15 +36,21 @@ SIZES = {
 CASES = ["off", "on-200", "on-304"]
 
 
+def _answering(data: dict[str, Any]) -> Any:
+    """A plain handler that answers `data`."""
+
+    async def handler(request: Any) -> dict[str, Any]:
+        return data
+
+    return handler
+
+
 def make_app() -> Any:
-    from bare import Bare, Request
+    from bare import Bare
 
     app = Bare()
     for size, data in SIZES.items():
-
-        async def handler(request: Request, data: dict[str, Any] = data) -> dict[str, Any]:
-            return data
-
+        handler = _answering(data)
         app.add_route(f"/plain/{size}", handler, name=f"plain-{size}")
         app.add_route(f"/etag/{size}", handler, name=f"etag-{size}", etag=True)
     return app

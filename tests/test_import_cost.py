@@ -23,6 +23,13 @@ LAZY = [
     "http",  # status phrases for error details
     "bare.forms",  # request.form(), and FormData, FormLimits and UploadFile from bare
     "bare.background",  # background tasks, and BackgroundTask(s) from bare
+    "bare.params",  # typed handlers: Query, Depends... from bare
+    "bare._signature",  # typed handlers, analysed when registered
+    "bare._injection",
+    "msgspec",  # typed handlers' validation
+    "pydantic",
+    "bare.openapi",  # the OpenAPI document, built when first asked for
+    "bare._docs_ui",  # /docs, loaded by Bare() unless turned off
     "tempfile",  # uploads spooled to disk
 ]
 

@@ -168,3 +168,56 @@ def test_large_but_finite_numbers_and_underflow_are_kept() -> None:
 def test_named_constants_are_refused(body: bytes) -> None:
     with pytest.raises(JSONDecodeError):
         loads(body)
+
+
+# -- models from the validation libraries, in any handler's JSON -----------------------
+
+
+def test_models_are_written_by_their_own_rules() -> None:
+    import msgspec
+    import pydantic
+
+    from bare._json import _dumps_stdlib, dumps
+
+    class Point(msgspec.Struct, rename="camel"):
+        x_pos: int
+        label: str = "p"
+
+    class User(pydantic.BaseModel):
+        name: str
+        tags: set[str] = set()
+
+    value = {"point": Point(1), "user": User(name="ada", tags={"x"})}
+    expected = {"point": {"xPos": 1, "label": "p"}, "user": {"name": "ada", "tags": ["x"]}}
+    for encode in (dumps, _dumps_stdlib):
+        assert json.loads(encode(value)) == expected
+
+
+def test_handlers_and_exception_handlers_may_return_models() -> None:
+    import msgspec
+
+    from bare import Bare, RequestValidationError
+    from bare.testing import TestClient
+
+    class Problem(msgspec.Struct):
+        title: str
+        count: int
+
+    app = Bare()
+
+    @app.get("/model")
+    async def model(request: Any) -> Any:
+        return Problem("plain", 1)
+
+    @app.get("/typed")
+    async def typed(limit: int) -> dict[str, int]:
+        return {"limit": limit}
+
+    @app.exception_handler(RequestValidationError)
+    async def problem(request: Any, exc: RequestValidationError) -> Problem:
+        return Problem("invalid", len(exc.errors))
+
+    client = TestClient(app)
+    assert client.get("/model").json() == {"title": "plain", "count": 1}
+    answer = client.get("/typed?limit=x")
+    assert (answer.status_code, answer.json()) == (422, {"title": "invalid", "count": 1})

@@ -747,8 +747,10 @@ def test_full_path_without_a_root_path_key() -> None:
 
 def test_route_options_repr_lists_every_option() -> None:
     assert repr(RouteOptions(name="a", max_body_size=5)) == (
-        "RouteOptions(etag=Ellipsis, form_limits=Ellipsis, max_body_size=5, name='a', "
-        "requires=None)"
+        "RouteOptions(dependencies=(), deprecated=False, description=None, etag=Ellipsis, "
+        "form_limits=Ellipsis, include_in_schema=True, max_body_size=5, name='a', "
+        "operation_id=None, requires=None, response_class=None, response_model=Ellipsis, "
+        "responses=None, status_code=None, summary=None, tags=())"
     )
 
 
@@ -1014,3 +1016,56 @@ def test_form_limits_replace_and_compare() -> None:
         limits.replace(max_feilds=5)
     assert "max_files=2" in repr(limits)
     assert hash(limits) == hash(FormLimits(max_files=2))
+
+
+# -- the options of typed handlers and of the OpenAPI document ---------------------------------
+
+
+def test_typed_and_documentation_options_travel_with_copies() -> None:
+    from bare import Depends
+
+    async def audit() -> None: ...
+
+    router = Router()
+
+    @router.get(
+        "/items",
+        tags=["items"],
+        summary="List items",
+        description="All of them.",
+        operation_id="list_items",
+        deprecated=True,
+        include_in_schema=False,
+        responses={404: {"description": "None"}},
+        status_code=203,
+        dependencies=[Depends(audit)],
+    )
+    async def items(request: Request) -> str:
+        return "items"
+
+    app = Bare()
+    app.include_router(router, prefix="/v1")
+    route = next(r for r in app.routes if isinstance(r, Route) and r.path == "/v1/items")
+    options = route.options
+    assert (options.tags, options.summary, options.description, options.operation_id) == (
+        ("items",),
+        "List items",
+        "All of them.",
+        "list_items",
+    )
+    assert (options.deprecated, options.include_in_schema, options.status_code) == (
+        True,
+        False,
+        203,
+    )
+    assert options.responses == {404: {"description": "None"}}
+    assert route.plan is not None and route.plan.status_code == 203
+    assert hash(options) == hash(options.replace())  # a dict among the options: still hashable
+    assert options == options.replace() and options != options.replace(tags=["other"])
+
+
+def test_only_serving_options_make_a_handler_typed() -> None:
+    assert not RouteOptions(tags=["a"], summary="s", responses={200: {}}).typed
+    assert RouteOptions(status_code=201).typed
+    assert RouteOptions(response_model=None).typed
+    assert RouteOptions(response_class=PlainTextResponse).typed

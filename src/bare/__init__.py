@@ -31,7 +31,9 @@ from .websockets import WebSocket, WebSocketDisconnect
 
 if TYPE_CHECKING:
     from .background import BackgroundTask, BackgroundTasks
+    from .exceptions import RequestValidationError
     from .forms import FormData, FormLimits, UploadFile
+    from .params import Body, Cookie, Depends, File, Form, Header, Path, Query
 
 # Names loaded when first asked for, so that `import bare` does not pay for them.
 _LAZY = {
@@ -40,6 +42,16 @@ _LAZY = {
     "FormData": "forms",
     "FormLimits": "forms",
     "UploadFile": "forms",
+    "RequestValidationError": "exceptions",
+    # Typed handlers (docs/typed.md): the markers of their parameters.
+    "Body": "params",
+    "Cookie": "params",
+    "Depends": "params",
+    "File": "params",
+    "Form": "params",
+    "Header": "params",
+    "Path": "params",
+    "Query": "params",
 }
 
 
@@ -59,18 +71,27 @@ __all__ = [
     "BackgroundTask",
     "BackgroundTasks",
     "Bare",
+    "Body",
     "Converter",
+    "Cookie",
+    "Depends",
+    "File",
     "FileResponse",
+    "Form",
     "FormData",
     "FormLimits",
     "HTMLResponse",
     "HTTPException",
+    "Header",
     "JSONResponse",
     "Mount",
     "NoMatchFound",
+    "Path",
     "PlainTextResponse",
+    "Query",
     "RedirectResponse",
     "Request",
+    "RequestValidationError",
     "Response",
     "Route",
     "RouteConflictError",

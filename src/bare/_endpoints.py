@@ -161,7 +161,8 @@ async def _send_itself(response: Response, scope: Scope, receive: Receive, send:
 async def _after_response(request: Request, sent: bool) -> None:
     """What a request left for after its response: the tasks of
     `request.add_background_task` if the response went out in full (tasks they add
-    too), then closing the files of its form, whatever happened."""
+    too), then closing the files of its form and finishing the generator dependencies
+    of a typed handler (last entered, first finished), whatever happened."""
     try:
         if sent:
             from .background import run_tasks  # loaded already: a task was added
@@ -170,7 +171,12 @@ async def _after_response(request: Request, sent: bool) -> None:
                 request._tasks = None
                 await run_tasks(tasks, request.scope)
     finally:
-        await request.close()
+        try:
+            await request.close()
+        finally:
+            exits, request._exits = request._exits, None
+            while exits:
+                await exits.pop()()  # each logs its own failure: none stops the others
 
 
 class _Tracked:

@@ -53,6 +53,12 @@ def default(value: Any) -> Any:
     dataclasses = modules.get("dataclasses")
     if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
+    msgspec = modules.get("msgspec")
+    if msgspec is not None and isinstance(value, msgspec.Struct):
+        return msgspec.to_builtins(value)  # its own names (rename=) and no extra fields
+    pydantic = modules.get("pydantic")
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 

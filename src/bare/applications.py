@@ -96,6 +96,9 @@ class Bare(MethodShortcuts):
             form_limits=form_limits,
         )
         self.state = State()
+        # Typed handlers' dependencies replaced, for tests: {original: replacement},
+        # looked up when a request runs them (docs/typed.md).
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self.lifespan = lifespan
         self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = dict(
             exception_handlers or {}
@@ -154,11 +157,16 @@ class Bare(MethodShortcuts):
         return self.router.route(path, methods, **options)
 
     def websocket(
-        self, path: str, *, name: str | None = None, requires: str | Iterable[str] | None = None
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        requires: str | Iterable[str] | None = None,
+        dependencies: Iterable[Any] = (),
     ) -> Callable[[F], F]:
         """Register the decorated WebSocket handler on `path` (`requires`: the scopes a
-        connection needs, as for HTTP routes)."""
-        return self.router.websocket(path, name=name, requires=requires)
+        connection needs, as for HTTP routes; `dependencies`: `Depends(...)` run first)."""
+        return self.router.websocket(path, name=name, requires=requires, dependencies=dependencies)
 
     def add_route(
         self,
@@ -177,17 +185,28 @@ class Bare(MethodShortcuts):
         *,
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
+        dependencies: Iterable[Any] = (),
     ) -> WebSocketRoute:
         """Register a WebSocket handler on `path`."""
-        return self.router.add_websocket_route(path, endpoint, name=name, requires=requires)
+        return self.router.add_websocket_route(
+            path, endpoint, name=name, requires=requires, dependencies=dependencies
+        )
 
     def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Mount:
         """Serve another ASGI app (a `Bare` app, static files, ...) under `path`."""
         return self.router.mount(path, app, name=name)
 
-    def include_router(self, router: Router, *, prefix: str = "") -> None:
-        """Copy the routes of `router` into this app under `prefix`."""
-        self.router.include_router(router, prefix=prefix)
+    def include_router(
+        self,
+        router: Router,
+        *,
+        prefix: str = "",
+        dependencies: Iterable[Any] = (),
+        tags: Iterable[str] = (),
+    ) -> None:
+        """Copy the routes of `router` into this app under `prefix`; `dependencies`
+        (`Depends(...)`) and `tags` go before the routes' own."""
+        self.router.include_router(router, prefix=prefix, dependencies=dependencies, tags=tags)
 
     def url_path_for(self, name: str, /, **params: Any) -> str:
         """The path of the route called `name`, built from `params` (see `Router.url_path_for`)."""

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ClientDisconnect", "HTTPException", "WebSocketException"]
+__all__ = [
+    "ClientDisconnect",
+    "HTTPException",
+    "RequestValidationError",
+    "WebSocketException",
+]
 
 
 def _phrase(status: int) -> str:
@@ -58,6 +63,29 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, detail={self.detail!r})"
+
+
+class ValidationErrors(list[dict[str, Any]]):
+    """The errors of a `RequestValidationError`: a list, also callable as FastAPI's
+    `exc.errors()` is (it returns a copy)."""
+
+    def __call__(self) -> list[dict[str, Any]]:
+        return list(self)
+
+
+class RequestValidationError(HTTPException):
+    """A typed handler's parameters or body did not validate: a 422 whose detail is
+    the list of `errors`, each `{"loc": [...], "msg": ..., "type": ...}` (and the
+    rejected `input` when it is short). Register an exception handler for this class
+    to answer with another shape (docs/typed.md)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        found = ValidationErrors(errors)
+        super().__init__(422, found)
+        self.errors = found
+
+    def __repr__(self) -> str:
+        return f"RequestValidationError({self.errors!r})"
 
 
 class ClientDisconnect(Exception):

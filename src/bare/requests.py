@@ -16,7 +16,7 @@ from .exceptions import ClientDisconnect, HTTPException
 from .headers import Headers, parse_cookie
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from typing import ParamSpec
 
     from typing_extensions import Unpack
@@ -333,7 +333,11 @@ class Request(HTTPConnection):
     _disconnected = False
     _pending: list[Message] | None = None  # messages read ahead by is_disconnected()
     _tasks: BackgroundTasks | None = None  # add_background_task's, run after the response
-    # Whether the request left work for after its response (tasks, form files to close).
+    # Typed handlers' generator dependencies to finish once the request is over (the
+    # code after their `yield`), in the order they were entered.
+    _exits: list[Callable[[], Awaitable[None]]] | None = None
+    # Whether the request left work for after its response (tasks, form files to close,
+    # dependencies to finish).
     _deferred = False
 
     def __init__(

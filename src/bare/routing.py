@@ -7,7 +7,7 @@ See docs/routing.md for the syntax and the precedence rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypedDict, TypeVar
 
@@ -20,11 +20,15 @@ from ._table import ANY_METHOD, RouteConflictError, Table, TableBuilder, TableEn
 from ._templates import PathTemplate, RouteError, parse_template
 from .middleware import RESPONSE_HEADERS_KEY
 from .requests import DEFAULT_MAX_BODY_SIZE
+from .responses import Response
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from typing_extensions import Unpack
 
+    from ._signature import HandlerPlan
     from .forms import FormLimits
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "Matcher",
     "Mount",
     "NoMatchFound",
+    "RegistrationError",
     "Resolution",
     "Route",
     "RouteConflictError",
@@ -61,6 +66,13 @@ _QUERY_SAFE = _LOCATION_SAFE + "?%"
 F = TypeVar("F", bound=Callable[..., Any])
 T_co = TypeVar("T_co", covariant=True)
 BodyLimit = int | None | EllipsisType  # `...`: the app's limit
+# A route's plan and the callable built from it; (None, None) for a plain handler.
+Compiled = tuple["HandlerPlan | None", "Callable[[Any], Awaitable[Any]] | None"]
+
+
+class RegistrationError(TypeError):
+    """A typed handler whose parameters cannot be served, refused at registration
+    with a message naming the route, the handler, the parameter and the fix."""
 
 
 class NoMatchFound(LookupError):
@@ -89,9 +101,40 @@ class RouteOptions:
       (see docs/conditional-responses.md); left out (`...`), the app's setting applies.
     - `form_limits`: the `bare.forms.FormLimits` of `request.form()` on this route;
       left out (`...`), the app's apply.
+
+    Typed handlers (docs/typed.md); any of these four makes the handler typed:
+
+    - `status_code`: the status of a successful response (default 200).
+    - `response_model`: the type the handler's result is encoded as (fields it lacks
+      are never sent); left out (`...`), the return annotation when it is a model,
+      `None` for none.
+    - `response_class`: the `Response` class the result is sent in (default JSON).
+    - `dependencies`: `Depends(...)` run before the handler, for their effects.
+
+    For the OpenAPI document only (they never change how a request is served):
+    `tags`, `summary`, `description`, `operation_id`, `deprecated`,
+    `include_in_schema` (True) and `responses` (status -> {"description", "model",
+    "content", ...}: responses the route may give besides its own).
     """
 
-    __slots__ = ("etag", "form_limits", "max_body_size", "name", "requires")
+    __slots__ = (
+        "dependencies",
+        "deprecated",
+        "description",
+        "etag",
+        "form_limits",
+        "include_in_schema",
+        "max_body_size",
+        "name",
+        "operation_id",
+        "requires",
+        "response_class",
+        "response_model",
+        "responses",
+        "status_code",
+        "summary",
+        "tags",
+    )
 
     def __init__(
         self,
@@ -101,6 +144,17 @@ class RouteOptions:
         requires: str | Iterable[str] | None = None,
         etag: bool | EllipsisType = ...,
         form_limits: FormLimits | EllipsisType | None = ...,
+        status_code: int | None = None,
+        response_model: Any = ...,
+        response_class: type[Response] | None = None,
+        responses: Mapping[int | str, Mapping[str, Any]] | None = None,
+        dependencies: Iterable[Any] = (),
+        tags: Iterable[str] = (),
+        summary: str | None = None,
+        description: str | None = None,
+        operation_id: str | None = None,
+        deprecated: bool = False,
+        include_in_schema: bool = True,
     ) -> None:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"route name must be a string, not {name!r}")
@@ -112,6 +166,27 @@ class RouteOptions:
         self.requires = _scopes(requires)
         self.etag = etag
         self.form_limits = form_limits
+        self.status_code = _status_code(status_code)
+        self.response_model = response_model
+        self.response_class = _response_class(response_class)
+        self.responses = _responses(responses)
+        self.dependencies = _dependencies(dependencies)
+        self.tags = _tags(tags)
+        self.summary = _optional_text(summary, "summary")
+        self.description = _optional_text(description, "description")
+        self.operation_id = _optional_text(operation_id, "operation_id")
+        self.deprecated = _flag(deprecated, "deprecated")
+        self.include_in_schema = _flag(include_in_schema, "include_in_schema")
+
+    @property
+    def typed(self) -> bool:
+        """Whether an option asks for a typed handler (see docs/typed.md)."""
+        return (
+            self.status_code is not None
+            or self.response_model is not ...
+            or self.response_class is not None
+            or bool(self.dependencies)
+        )
 
     @classmethod
     def from_args(cls, args: dict[str, Any]) -> RouteOptions:
@@ -133,7 +208,8 @@ class RouteOptions:
         return isinstance(other, RouteOptions) and self.as_dict() == other.as_dict()
 
     def __hash__(self) -> int:
-        return hash(tuple(self.as_dict().items()))
+        # `responses` is a dict: the other options identify a route's options well enough.
+        return hash(tuple(v for k, v in self.as_dict().items() if k != "responses"))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
@@ -150,6 +226,107 @@ class RouteOptionArgs(TypedDict, total=False):
     requires: str | Iterable[str] | None
     etag: bool | EllipsisType
     form_limits: FormLimits | EllipsisType | None
+    status_code: int | None
+    response_model: Any
+    response_class: type[Response] | None
+    responses: Mapping[int | str, Mapping[str, Any]] | None
+    dependencies: Iterable[Any]
+    tags: Iterable[str]
+    summary: str | None
+    description: str | None
+    operation_id: str | None
+    deprecated: bool
+    include_in_schema: bool
+
+
+def _status_code(value: Any) -> int | None:
+    if value is not None and (type(value) is not int or not 100 <= value <= 599):
+        raise ValueError(
+            f"status_code must be an HTTP status (an int from 100 to 599), not {value!r}"
+        )
+    return value
+
+
+def _response_class(value: Any) -> type[Response] | None:
+    if value is not None and not (isinstance(value, type) and issubclass(value, Response)):
+        raise TypeError(
+            f"response_class must be a bare.responses.Response class (JSONResponse, "
+            f"HTMLResponse...), not {value!r}"
+        )
+    return value
+
+
+def _responses(value: Any) -> dict[int | str, dict[str, Any]] | None:
+    """The documented responses, checked: status -> a dict of what documents it."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f'responses must be a dict such as {{404: {{"description": "..."}}}}, not {value!r}'
+        )
+    checked: dict[int | str, dict[str, Any]] = {}
+    for status, spec in value.items():
+        if isinstance(status, str) and status.isascii() and status.isdigit():
+            status = int(status)
+        if isinstance(status, str):
+            if status != "default" and not (
+                len(status) == 3 and status[0] in "12345" and status[1:] == "XX"
+            ):
+                raise ValueError(
+                    f'responses: {status!r} is not a status; use an int (404), "4XX" or "default"'
+                )
+        elif type(status) is not int or not 100 <= status <= 599:
+            raise ValueError(f"responses: {status!r} is not a status (an int from 100 to 599)")
+        if not isinstance(spec, Mapping):
+            raise TypeError(
+                f"responses[{status!r}] must be a dict such as "
+                f'{{"description": "Not found"}}, not {spec!r}'
+            )
+        checked[status] = dict(spec)
+    return checked
+
+
+def _dependencies(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"dependencies must be a list of Depends(...), not {value!r}")
+    found = tuple(value)
+    if found:
+        from .params import Dependency  # here: only typed routes load it
+
+        for item in found:
+            if not isinstance(item, Dependency):
+                hint = (
+                    f": write Depends({getattr(item, '__name__', '...')})" if callable(item) else ""
+                )
+                raise TypeError(f"dependencies takes Depends(...) markers, not {item!r}{hint}")
+    return found
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(f"tags must be a list of strings, such as [{value!r}], not {value!r}")
+    tags = tuple(value)
+    for tag in tags:
+        if not isinstance(tag, str) or not tag:
+            raise TypeError(f"tags are non-empty strings, not {tag!r}")
+    return tags
+
+
+def _merged(outer: tuple[str, ...], own: tuple[str, ...]) -> tuple[str, ...]:
+    """Tags: `outer` first, each once."""
+    return tuple(dict.fromkeys((*outer, *own)))
+
+
+def _optional_text(value: Any, what: str) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise TypeError(f"{what} must be a non-empty string or None, not {value!r}")
+    return value
+
+
+def _flag(value: Any, what: str) -> bool:
+    if type(value) is not bool:
+        raise TypeError(f"{what} must be True or False, not {value!r}")
+    return value
 
 
 def _scopes(requires: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -197,6 +374,85 @@ class RouteSettings(NamedTuple):
 DEFAULT_SETTINGS = RouteSettings()
 
 
+# The options a handler's plan is built from: a copy that changes none reuses the plan.
+_PLAN_OPTIONS = frozenset({"status_code", "response_model", "response_class", "dependencies"})
+
+
+def _takes_the_connection(
+    endpoint: Callable[..., Any], path_params: Iterable[str], http: bool
+) -> bool:
+    """Whether `endpoint` is a plain handler: exactly one positional parameter without a
+    default, either unannotated (and not named as a path parameter) or annotated
+    `Request` (`WebSocket` for WebSocket routes), `HTTPConnection` or `Any`. Plain
+    handlers are called as they are; every other one is typed (docs/typed.md)."""
+    import inspect  # loaded already (by asyncio): the name is kept local to registration
+
+    try:
+        parameters = list(inspect.signature(endpoint).parameters.values())
+    except (TypeError, ValueError):  # a builtin, say: nothing to read, served as it is
+        return True
+    if len(parameters) != 1:
+        return False
+    (parameter,) = parameters
+    if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+        return False
+    if parameter.default is not parameter.empty:
+        return False
+    annotation = parameter.annotation
+    if annotation is parameter.empty:
+        return parameter.name not in path_params
+    if isinstance(annotation, str):
+        annotation = _resolved(endpoint, parameter.name, annotation, http)
+    from .requests import HTTPConnection, Request
+    from .websockets import WebSocket
+
+    if annotation is Any or annotation is object or annotation is HTTPConnection:
+        return True
+    wanted = Request if http else WebSocket
+    return isinstance(annotation, type) and issubclass(annotation, wanted)
+
+
+def _resolved(endpoint: Callable[..., Any], name: str, annotation: str, http: bool) -> Any:
+    """A string annotation (`from __future__ import annotations`), resolved; where the
+    names it uses cannot be found, the usual spellings of the connection's type."""
+    import inspect
+    import typing
+
+    target: Any = inspect.unwrap(endpoint)
+    if not (inspect.isfunction(target) or inspect.ismethod(target)):
+        target = type(target).__call__
+    try:
+        return typing.get_type_hints(target, include_extras=True).get(name, annotation)
+    except Exception:
+        from .requests import HTTPConnection, Request
+        from .websockets import WebSocket
+
+        known = {"Any": object, "HTTPConnection": HTTPConnection}
+        for cls in (Request, WebSocket):
+            known[cls.__name__] = known[f"bare.{cls.__name__}"] = cls
+        return known.get(annotation, annotation)
+
+
+def _compile_websocket(route: WebSocketRoute) -> Compiled:
+    if not route.dependencies and _takes_the_connection(
+        route.endpoint, route.template.param_names, False
+    ):
+        return None, None
+    from ._injection import compile_websocket  # here: only apps with typed handlers load it
+
+    return compile_websocket(route)
+
+
+def _compile_http(route: Route) -> Compiled:
+    if not route.options.typed and _takes_the_connection(
+        route.endpoint, route.template.param_names, True
+    ):
+        return None, None
+    from ._injection import compile_http  # here: only apps with typed handlers load it
+
+    return compile_http(route)
+
+
 class Route:
     """An HTTP route: a pattern, the methods it answers and the handler that answers.
 
@@ -212,6 +468,7 @@ class Route:
         *,
         methods: Iterable[str] | None = None,
         options: RouteOptions | None = None,
+        _compiled: Compiled | None = None,
         **option_args: Unpack[RouteOptionArgs],
     ) -> None:
         if isinstance(methods, str):
@@ -230,7 +487,16 @@ class Route:
             raise RouteError(f"route {path!r} answers no method")
         self.options = options
         self.name = options.name if options.name is not None else _endpoint_name(endpoint)
+        self._compile(_compiled)
         self.bind(DEFAULT_SETTINGS)
+
+    def _compile(self, compiled: Compiled | None) -> None:
+        """Decide, once, how the handler is called: as it is (a plain handler), or
+        through the callable built from its plan (see docs/typed.md). `compiled`: what
+        a copy of this route under a prefix without parameters reuses."""
+        if compiled is None:
+            compiled = _compile_http(self)
+        self.plan, self._typed_call = compiled
 
     def bind(self, defaults: RouteSettings) -> None:
         """Build `handle`, the callable that serves this route, filling the options the
@@ -242,7 +508,7 @@ class Route:
             defaults.etag if options.etag is ... else options.etag,
             defaults.form_limits if options.form_limits is ... else options.form_limits,
         )
-        endpoint = self.endpoint
+        endpoint = self.endpoint if self._typed_call is None else self._typed_call
         if options.requires is not None:
             from .authentication import requires  # here: only apps that use it load it
 
@@ -256,7 +522,24 @@ class Route:
 
     def with_prefix(self, prefix: str) -> Route:
         """This route under `prefix`, with the same handler, methods and options."""
-        return Route(prefix + self.path, self.endpoint, methods=self.methods, options=self.options)
+        return self.with_options(prefix)
+
+    def with_options(self, prefix: str = "", **changes: Any) -> Route:
+        """This route under `prefix` with its options changed by `changes`. The
+        handler's plan is reused unless the copy could read it differently (a prefix
+        with parameters, other dependencies or response options)."""
+        options = self.options.replace(**changes) if changes else self.options
+        reuse = not parse_template(prefix).param_names if prefix else True
+        if reuse and changes.keys() & _PLAN_OPTIONS:
+            reuse = all(getattr(options, k) == getattr(self.options, k) for k in _PLAN_OPTIONS)
+        compiled = (self.plan, self._typed_call) if reuse else None
+        return Route(
+            prefix + self.path,
+            self.endpoint,
+            methods=self.methods,
+            options=options,
+            _compiled=compiled,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope, receive, send)
@@ -266,7 +549,12 @@ class Route:
 
 
 class WebSocketRoute:
-    """A WebSocket route: a pattern and the handler that takes the connection."""
+    """A WebSocket route: a pattern and the handler that takes the connection.
+
+    A handler that declares more than the connection is typed, as HTTP handlers are
+    (path, query, header and cookie parameters, dependencies: docs/typed.md);
+    `dependencies` are `Depends(...)` run before it, for their effects.
+    """
 
     methods = (WEBSOCKET_METHOD,)
 
@@ -277,6 +565,8 @@ class WebSocketRoute:
         *,
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
+        dependencies: Iterable[Any] = (),
+        _compiled: Compiled | None = None,
     ) -> None:
         if not is_async_callable(endpoint):
             raise TypeError(f"WebSocket handler {_endpoint_name(endpoint)!r} must be async")
@@ -284,8 +574,15 @@ class WebSocketRoute:
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
         self.name = name if name is not None else _endpoint_name(endpoint)
+        self.dependencies = _dependencies(dependencies)
+        if _compiled is None:
+            _compiled = _compile_websocket(self)
+        self.plan, typed_call = _compiled
+        self._compiled = _compiled
         # As for HTTP routes: the scopes a connection needs, checked before the handler.
         self.requires = _scopes(requires)
+        if typed_call is not None:
+            endpoint = typed_call
         if self.requires is not None:
             from .authentication import requires as requiring  # only apps that use it load it
 
@@ -297,8 +594,18 @@ class WebSocketRoute:
 
     def with_prefix(self, prefix: str) -> WebSocketRoute:
         """This route under `prefix`, with the same handler, name and scopes."""
+        return self.with_dependencies(prefix, ())
+
+    def with_dependencies(self, prefix: str, outer: tuple[Any, ...]) -> WebSocketRoute:
+        """This route under `prefix`, with the dependencies `outer` run before its own."""
+        reuse = not outer and not (prefix and parse_template(prefix).param_names)
         return WebSocketRoute(
-            prefix + self.path, self.endpoint, name=self.name, requires=self.requires
+            prefix + self.path,
+            self.endpoint,
+            name=self.name,
+            requires=self.requires,
+            dependencies=(*outer, *self.dependencies),
+            _compiled=self._compiled if reuse else None,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -444,6 +751,9 @@ class Router(MethodShortcuts):
     `form_limits` (a `bare.forms.FormLimits`; `None` for the defaults) apply to the
     routes that do not set their own. A `Bare` app's router takes the app's; a router
     included in another passes its own on only when it was given them.
+
+    `dependencies` (`Depends(...)`) and `tags` go to every route added to the router,
+    before the route's own (docs/typed.md).
     """
 
     def __init__(
@@ -453,11 +763,16 @@ class Router(MethodShortcuts):
         max_body_size: BodyLimit = ...,
         etag: bool | EllipsisType = ...,
         form_limits: FormLimits | EllipsisType | None = ...,
+        dependencies: Iterable[Any] = (),
+        tags: Iterable[str] = (),
         matcher_class: Callable[[Table], Matcher[AnyRoute]] | None = None,
     ) -> None:
         _check_body_limit(max_body_size, "max_body_size")
         _check_etag(etag)
         _check_form_limits(form_limits)
+        # Run before (and listed before) those of every route added to this router.
+        self.dependencies = _dependencies(dependencies)
+        self.tags = _tags(tags)
         self.redirect_slashes = redirect_slashes
         # `...` until set: the routes use the default, and an including router's.
         self._max_body_size: BodyLimit = max_body_size
@@ -533,8 +848,8 @@ class Router(MethodShortcuts):
     ) -> Route:
         """Register `endpoint` for `methods` (default `["GET"]`) on `path`; `options`
         are those of `RouteOptions`."""
-        route = Route(path, endpoint, methods=methods, **options)
-        self.add(route)
+        route = self.add(Route(path, endpoint, methods=methods, **options))
+        assert isinstance(route, Route)
         return route
 
     def add_websocket_route(
@@ -544,11 +859,16 @@ class Router(MethodShortcuts):
         *,
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
+        dependencies: Iterable[Any] = (),
     ) -> WebSocketRoute:
-        """Register a WebSocket handler on `path` (`requires`: see `RouteOptions`)."""
-        route = WebSocketRoute(path, endpoint, name=name, requires=requires)
-        self.add(route)
-        return route
+        """Register a WebSocket handler on `path` (`requires`, `dependencies`: see
+        `RouteOptions`)."""
+        route = WebSocketRoute(
+            path, endpoint, name=name, requires=requires, dependencies=dependencies
+        )
+        added = self.add(route)
+        assert isinstance(added, WebSocketRoute)
+        return added
 
     def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Mount:
         """Serve the ASGI `app` under the prefix `path` (HTTP and WebSocket)."""
@@ -556,13 +876,23 @@ class Router(MethodShortcuts):
         self.add(mount)
         return mount
 
-    def include_router(self, router: Router, *, prefix: str = "") -> None:
-        """Copy `router`'s routes into this one, under `prefix`, options and all.
+    def include_router(
+        self,
+        router: Router,
+        *,
+        prefix: str = "",
+        dependencies: Iterable[Any] = (),
+        tags: Iterable[str] = (),
+    ) -> None:
+        """Copy `router`'s routes into this one, under `prefix`, options and all;
+        `dependencies` and `tags` go before the routes' own.
 
         The routes are copied now: routes added to `router` later are not included.
         """
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise RouteError(f"router prefix {prefix!r} must start with '/' and not end with one")
+        outer = _dependencies(dependencies)
+        outer_tags = _tags(tags)
         # What `router` was given explicitly passes on to its routes that set none.
         given = {
             name: value
@@ -574,24 +904,35 @@ class Router(MethodShortcuts):
             if value is not ...
         }
         for route in router.routes:
-            copy = route.with_prefix(prefix)
-            if isinstance(copy, Route):
-                inherited = {
+            copy: AnyRoute
+            if isinstance(route, Route):
+                changes: dict[str, Any] = {
                     name: value
                     for name, value in given.items()
-                    if getattr(copy.options, name) is ...
+                    if getattr(route.options, name) is ...
                 }
-                if inherited:
-                    copy = Route(
-                        copy.path,
-                        copy.endpoint,
-                        methods=copy.methods,
-                        options=copy.options.replace(**inherited),
-                    )
+                if outer:
+                    changes["dependencies"] = (*outer, *route.options.dependencies)
+                if outer_tags:
+                    changes["tags"] = _merged(outer_tags, route.options.tags)
+                copy = route.with_options(prefix, **changes)
+            elif isinstance(route, WebSocketRoute):
+                copy = route.with_dependencies(prefix, outer)
+            else:
+                copy = route.with_prefix(prefix)
             self.add(copy)
 
-    def add(self, route: AnyRoute) -> None:
-        """Add a route, WebSocket route or mount built elsewhere, and bind it."""
+    def add(self, route: AnyRoute) -> AnyRoute:
+        """Add a route, WebSocket route or mount built elsewhere, and bind it; what was
+        added is returned (a copy of `route` when this router has dependencies or
+        tags to give it)."""
+        if isinstance(route, Route) and (self.dependencies or self.tags):
+            route = route.with_options(
+                dependencies=(*self.dependencies, *route.options.dependencies),
+                tags=_merged(self.tags, route.options.tags),
+            )
+        elif isinstance(route, WebSocketRoute) and self.dependencies:
+            route = route.with_dependencies("", self.dependencies)
         if not isinstance(route, WebSocketRoute):
             templates = route.templates if isinstance(route, Mount) else (route.template,)
             self._slash_endings = self._slash_endings or any(
@@ -609,6 +950,7 @@ class Router(MethodShortcuts):
         route.bind(self.settings)
         self.routes.append(route)
         self._http_matcher = self._websocket_matcher = None
+        return route
 
     def route(
         self,
@@ -627,13 +969,21 @@ class Router(MethodShortcuts):
         return decorator
 
     def websocket(
-        self, path: str, *, name: str | None = None, requires: str | Iterable[str] | None = None
+        self,
+        path: str,
+        *,
+        name: str | None = None,
+        requires: str | Iterable[str] | None = None,
+        dependencies: Iterable[Any] = (),
     ) -> Callable[[F], F]:
         """Decorator form of `add_websocket_route`."""
         _scopes(requires)  # checked now, so that a mistake fails at the decorator's line
+        dependencies = _dependencies(dependencies)
 
         def decorator(endpoint: F) -> F:
-            self.add_websocket_route(path, endpoint, name=name, requires=requires)
+            self.add_websocket_route(
+                path, endpoint, name=name, requires=requires, dependencies=dependencies
+            )
             return endpoint
 
         return decorator
@@ -671,7 +1021,7 @@ class Router(MethodShortcuts):
         if len(path) < 2 or path[0] != "/":
             return None
         if path[-1] != "/" and not self._slash_endings:
-            return None  # PERF: no pattern could match with a slash added
+            return None  # no pattern could match with a slash added
         other = path[:-1] if path[-1] == "/" else path + "/"
         # `//host` and `/\host` in a Location header would leave the site.
         if other.startswith(("//", "/\\")):
