@@ -435,3 +435,153 @@ def test_app_run_with_reload_names_the_script(tmp_path: Path) -> None:
         [sys.executable, "-m", "myapp"], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.stdout.strip() == repr(("myapp:app", str(tmp_path)))
+
+
+# -- openapi -------------------------------------------------------------------------------
+
+DOCUMENTED = """\
+import msgspec
+
+from bare import Bare, Router
+
+
+class Task(msgspec.Struct):
+    title: str
+    done: bool = False
+
+
+app = Bare(title="Tasks", version="1.2.3")
+router = Router()
+clash = Bare()
+
+
+@app.get("/tasks/{task_id:int}")
+async def read_task(task_id: int) -> Task:
+    \"\"\"Read one task.\"\"\"
+    return Task("write")
+
+
+@app.post("/tasks", status_code=201, summary="Créer")
+async def create_task(task: Task) -> Task:
+    return task
+
+
+@clash.get("/a", operation_id="same")
+async def a(request):
+    return "a"
+
+
+@clash.get("/b", operation_id="same")
+async def b(request):
+    return "b"
+"""
+
+
+@pytest.fixture
+def documented(workdir: Path) -> Path:
+    (workdir / "documented.py").write_text(DOCUMENTED)
+    return workdir
+
+
+def test_openapi_prints_the_document_as_json(
+    documented: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    assert main(["openapi", "documented:app"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == sys.modules["documented"].app.openapi()
+    assert out.startswith('{\n  "openapi": "3.1.0",\n  "info": {\n    "title": "Tasks",')
+    assert '"summary": "Créer"' in out  # UTF-8 as it is, not escaped
+    assert out.endswith("}\n")
+
+
+@pytest.mark.parametrize(
+    ("indent", "line"), [("0", None), ("4", '    "openapi": "3.1.0",')], ids=["zero", "four"]
+)
+def test_openapi_indent(
+    documented: Path, capsys: pytest.CaptureFixture[str], indent: str, line: str | None
+) -> None:
+    assert main(["openapi", "documented:app", "--indent", indent]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    if line is None:
+        assert len(lines) == 1 and lines[0].startswith('{"openapi":"3.1.0","info":')
+    else:
+        assert lines[1] == line
+
+
+def test_openapi_yaml(documented: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    assert main(["openapi", "documented:app", "--yaml"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("openapi: 3.1.0\ninfo:\n  title: Tasks\n  version: 1.2.3\n")
+    assert yaml.safe_load(out) == sys.modules["documented"].app.openapi()
+    assert "summary: Créer" in out
+
+
+def test_openapi_yaml_without_pyyaml_says_what_to_install(
+    documented: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` raises ImportError
+    assert main(["openapi", "documented:app", "--yaml"]) == 2
+    assert one_line_error(capsys) == (
+        "bare: --yaml needs PyYAML: pip install pyyaml "
+        "(or, in a checkout of bare, pip install '.[docs-ui]')\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ["openapi", "documented:router"],
+            "documented:router is a Router: `bare openapi` needs a Bare app",
+        ),
+        (
+            ["openapi", "documented:Task"],
+            "documented:Task is the class Task, not a bare app: `bare openapi` needs a Bare\n",
+        ),
+        (
+            ["openapi", "documented:clash"],
+            "the OpenAPI document cannot be built: ValueError: operation_id 'same' is given "
+            "to two routes, '/a' (a) and '/b' (b): give each its own",
+        ),
+        (["openapi", "nosuch:app"], "no module named 'nosuch' in the current directory"),
+    ],
+    ids=["router", "not-an-app", "duplicate-operation-id", "missing-module"],
+)
+def test_openapi_mistakes(
+    documented: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    assert main(command) == 2
+    assert message in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    "indent", ["-1", "9", "two", ""], ids=["negative", "nine", "word", "empty"]
+)
+def test_openapi_refuses_an_indent_out_of_range(
+    documented: Path, capsys: pytest.CaptureFixture[str], indent: str
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["openapi", "documented:app", "--indent", indent])
+    assert raised.value.code == 2
+    assert "is not a whole number from 0 to 8" in capsys.readouterr().err
+
+
+def test_openapi_runs_as_a_command(documented: Path) -> None:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bare", "openapi", "documented:app"],
+        cwd=documented,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    document = json.loads(done.stdout)
+    assert list(document["paths"]) == ["/tasks/{task_id}", "/tasks"]
+    assert document["components"]["schemas"]["Task"]["required"] == ["title"]

@@ -1,4 +1,5 @@
-"""The `bare` command: `bare --version`, `bare routes module:app`, `bare run module:app`.
+"""The `bare` command: `bare --version`, `bare routes module:app`, `bare run module:app`,
+`bare openapi module:app`.
 
 A mistake in what the command is asked to do (a target that does not name an importable
 app, conflicting options) is reported as one line on stderr with exit status 2, never
@@ -19,7 +20,15 @@ from typing import Any
 
 from . import COMPILED, __version__, implementations
 
-__all__ = ["UsageError", "load_app", "main", "parse_target", "print_routes", "version_line"]
+__all__ = [
+    "UsageError",
+    "load_app",
+    "main",
+    "openapi_text",
+    "parse_target",
+    "print_routes",
+    "version_line",
+]
 
 USAGE_ERROR = 2  # argparse's status for a bad command line, used for every mistake
 
@@ -109,10 +118,11 @@ def _asgi_problem(app: Any) -> str | None:
     return None
 
 
-def load_app(target: str, *, bare_only: bool = False) -> Any:
+def load_app(target: str, *, bare_only: bool = False, command: str = "routes") -> Any:
     """Import the object that `module:attribute` names, from the current directory.
 
-    It must be an ASGI 3 app, and with `bare_only` a `Bare` or `Router`. Every mistake
+    It must be an ASGI 3 app, and with `bare_only` a `Bare` or `Router` (the message
+    when it is not names `bare {command}`). Every mistake
     (a target of the wrong shape, a missing module or attribute, an exception raised while
     importing the module, an object of the wrong kind) raises UsageError.
     """
@@ -144,7 +154,8 @@ def load_app(target: str, *, bare_only: bool = False) -> Any:
 
         if not isinstance(app, (Bare, Router)):
             raise UsageError(
-                f"{name} is {_kind(app)}, not a bare app: `bare routes` needs a Bare or a Router"
+                f"{name} is {_kind(app)}, not a bare app: `bare {command}` needs a Bare"
+                + (" or a Router" if command == "routes" else "")
             )
         return app
     problem = _asgi_problem(app)
@@ -173,6 +184,42 @@ def print_routes(app: Any) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+YAML_HINT = "pip install pyyaml (or, in a checkout of bare, pip install '.[docs-ui]')"
+
+
+def openapi_text(app: Any, *, yaml: bool = False, indent: int = 2) -> str:
+    """The OpenAPI document of a `Bare` app as JSON (compact with `indent=0`), or as
+    YAML; a document that cannot be built, or YAML without PyYAML, raises UsageError."""
+    try:
+        document = app.openapi()
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise UsageError(f"the OpenAPI document cannot be built: {_one_line(exc)}") from None
+    if yaml:
+        try:
+            pyyaml = importlib.import_module("yaml")
+        except ImportError:
+            raise UsageError(f"--yaml needs PyYAML: {YAML_HINT}") from None
+        text: str = pyyaml.safe_dump(
+            document, sort_keys=False, allow_unicode=True, indent=max(indent, 2)
+        )
+        return text.rstrip("\n")
+    import json
+
+    if indent == 0:
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(document, ensure_ascii=False, indent=indent)
+
+
+def _indent(text: str) -> int:
+    try:
+        indent = int(text)
+    except ValueError:
+        indent = -1
+    if not 0 <= indent <= 8:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to 8")
+    return indent
 
 
 def _port(text: str) -> int:
@@ -248,12 +295,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Bare app or a Router, for example examples.tasks:app; the module is imported "
         "from the current directory, and the attribute defaults to app",
     )
+
+    openapi = commands.add_parser(
+        "openapi",
+        help="print the OpenAPI document of an app",
+        description="Print the OpenAPI 3.1 document of a bare app (what it serves at "
+        "/openapi.json), as JSON or YAML.",
+    )
+    openapi.add_argument(
+        "app",
+        metavar="module:attribute",
+        help="a Bare app, for example examples.tasks:app; the module is imported from the "
+        "current directory, and the attribute defaults to app",
+    )
+    openapi.add_argument(
+        "--yaml", action="store_true", help="print YAML instead of JSON (needs PyYAML)"
+    )
+    openapi.add_argument(
+        "--indent",
+        type=_indent,
+        default=2,
+        metavar="N",
+        help="spaces per level, 0 to 8; 0 prints JSON on one line (default: %(default)s)",
+    )
     return parser
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "routes":
         print_routes(load_app(args.app, bare_only=True))
+        return 0
+    if args.command == "openapi":
+        from .applications import Bare
+
+        app = load_app(args.app, bare_only=True, command="openapi")
+        if not isinstance(app, Bare):
+            raise UsageError(
+                f"{args.app} is a Router: `bare openapi` needs a Bare app (add the router "
+                "to one with app.include_router)"
+            )
+        print(openapi_text(app, yaml=args.yaml, indent=args.indent))
         return 0
     if args.command == "run":
         from ._server import import_uvicorn, run

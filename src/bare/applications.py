@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -71,6 +71,11 @@ class Bare(MethodShortcuts):
       server hands to every request (`request.state`).
     - `on_startup` / `on_shutdown`: functions (sync or async) to run then; the
       decorators of the same names add more.
+    - `title`, `version`, `description`, `servers`: what the OpenAPI document says of
+      the API (`servers`: a list of URLs or of `{"url": ..., "description": ...}`).
+    - `openapi_url`: where the OpenAPI document is served ("/openapi.json"), and
+      `docs_url` the documentation page ("/docs"); None turns either off (see
+      docs/openapi.md).
     """
 
     def __init__(
@@ -86,6 +91,12 @@ class Bare(MethodShortcuts):
         on_startup: Iterable[Callable[[], Any]] = (),
         on_shutdown: Iterable[Callable[[], Any]] = (),
         exception_handlers: Mapping[type[Exception] | int, ExceptionHandler] | None = None,
+        title: str = "bare",
+        version: str = "0.1.0",
+        description: str | None = None,
+        servers: Sequence[str | Mapping[str, Any]] | None = None,
+        openapi_url: str | None = "/openapi.json",
+        docs_url: str | None = "/docs",
     ) -> None:
         self.debug = debug
         self.max_headers = max_headers
@@ -111,6 +122,54 @@ class Bare(MethodShortcuts):
         # What `_startup` started, for `_shutdown` to stop.
         self._running_context: AbstractAsyncContextManager[Any] | None = None
         self._running_children: list[Bare] = []
+        # The OpenAPI document (docs/openapi.md): what it says of the API, where it and
+        # the documentation page are served, and the document once built.
+        for value, what in ((title, "title"), (version, "version")):
+            if not isinstance(value, str) or not value:
+                raise TypeError(f"{what} must be a non-empty string, not {value!r}")
+        if description is not None and not isinstance(description, str):
+            raise TypeError(f"description must be a string or None, not {description!r}")
+        self.title = title
+        self.version = version
+        self.description = description
+        self._openapi: tuple[Any, dict[str, Any]] | None = None
+        self._openapi_json: tuple[dict[str, Any], bytes] | None = None
+        # Their routes are added when the stack is built, after the app's own.
+        self._docs_routes_added = False
+        if openapi_url is not None or docs_url is not None or servers is not None:
+            from . import _docs_ui  # here: only apps that serve the document load it
+
+            self.servers = _docs_ui.check_servers(servers)
+            self.openapi_url = _docs_ui.check_url(openapi_url, "openapi_url")
+            self.docs_url = _docs_ui.check_url(docs_url, "docs_url")
+            _docs_ui.check_urls(self.openapi_url, self.docs_url)
+        else:
+            self.servers = None
+            self.openapi_url = self.docs_url = None
+
+    def openapi(self) -> dict[str, Any]:
+        """The app's OpenAPI 3.1 document, built from its routes (`bare.openapi`).
+
+        Built on first use and kept until routes, exception handlers or the settings
+        it depends on change. Override it in a subclass to amend the document.
+        """
+        from .openapi import build_openapi, fingerprint  # here: loaded when first asked for
+
+        key = fingerprint(self)
+        cached = self._openapi
+        if cached is None or cached[0] != key:
+            cached = self._openapi = (key, build_openapi(self))
+        return cached[1]
+
+    def openapi_json(self) -> bytes:
+        """`openapi()` encoded as JSON: what `openapi_url` serves."""
+        document = self.openapi()
+        cached = self._openapi_json
+        if cached is None or cached[0] is not document:
+            from ._json import dumps
+
+            cached = self._openapi_json = (document, dumps(document))
+        return cached[1]
 
     @property
     def max_body_size(self) -> int | None:
@@ -298,6 +357,11 @@ class Bare(MethodShortcuts):
         middleware raises before the response starts reaches the app's exception
         handlers too.
         """
+        if not self._docs_routes_added and self.openapi_url is not None:
+            from . import _docs_ui  # loaded by the constructor already
+
+            _docs_ui.add_routes(self)  # the OpenAPI document and /docs, after the app's routes
+        self._docs_routes_added = True
         app: ASGIApp = self._dispatch
         for middleware_class, options in reversed(self._middleware):
             app = middleware_class(app, **options)
