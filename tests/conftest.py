@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from redis_server import RedisServer
 
 
 @dataclass
@@ -178,3 +180,14 @@ def websocket_session(
 @pytest.fixture
 def ws_session() -> Callable[..., list[dict[str, Any]]]:
     return websocket_session
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A real `redis-server` for this test module (see tests/redis_server.py)."""
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()

@@ -31,17 +31,25 @@ class Server:
     """A server process whose output a thread reads as it comes.
 
     `ready` is set when the server says it is listening on `port` (uvicorn and
-    hypercorn both print "running on http://host:port" once the socket is open), or
-    when its output ends because it exited.
+    hypercorn both print "running on http://host:port" once the socket is open; other
+    servers give their `banner`), or when its output ends because it exited.
     """
 
-    def __init__(self, command: list[str], port: int, paths: tuple[Path, ...]) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        port: int,
+        paths: tuple[Path, ...],
+        banner: str | None = None,
+    ) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
         self.address = f"127.0.0.1:{port}"
         self.ready = threading.Event()
         self.listening = False
         self._lines: list[str] = []
-        self._banner = f"running on http://{self.address}".lower()
+        # What the server prints once it listens (other servers than uvicorn say it
+        # in their own words).
+        self._banner = (banner or f"running on http://{self.address}").lower()
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
