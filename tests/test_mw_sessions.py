@@ -889,6 +889,22 @@ def test_a_store_keeps_the_data_and_the_cookie_only_an_id() -> None:
     assert store.calls[-1] == ("load", sid)
 
 
+def test_regenerate_signs_a_cookie_session_anew_keeping_its_data(clock: list[float]) -> None:
+    client = TestClient(make_app())
+    before = logged_in(client, user="ann")
+    clock[0] += 10
+    after = cookie_of(client.get("/regenerate"))
+    assert after is not None and after != before
+    assert session_seen(client, f"session={after}") == {"user": "ann"}
+
+
+def test_regenerating_an_empty_store_session_stores_nothing() -> None:
+    store = RecordingStore()
+    response = TestClient(make_app(store=store)).get("/regenerate")
+    assert "set-cookie" not in response.headers
+    assert store.calls == [] and len(store) == 0
+
+
 def test_regenerate_gives_a_new_id_and_forgets_the_old_one() -> None:
     store = RecordingStore()
     client = TestClient(make_app(store=store))

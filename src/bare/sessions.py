@@ -1,28 +1,39 @@
 """What sessions are made of: the `Session` dict that `SessionMiddleware` puts in the
-scope, the interface of server-side stores with an in-memory one, and `Signer`, the
-rotating-key HMAC that the session and CSRF middleware sign with.
+scope, the interface of server-side stores with two of them (`MemoryStore`, and
+`RedisStore` for sessions shared by workers and hosts), and `Signer`, the rotating-key
+HMAC that the session and CSRF middleware sign with.
 
-Nothing here is imported by `import bare`: only apps that use sessions or CSRF pay for it.
+Nothing here is imported by `import bare`: only apps that use sessions or CSRF pay for it,
+and redis-py is imported only when a `RedisStore` is made.
 """
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import hashlib
 import hmac
+import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from .exceptions import HTTPException
 
 if TYPE_CHECKING:
     from _collections_abc import dict_items, dict_keys, dict_values
 
+    from redis.asyncio import Redis, RedisCluster
+
 __all__ = [
+    "DEFAULT_REDIS_PREFIX",
     "MIN_SECRET_BYTES",
     "MemoryStore",
+    "RedisStore",
     "SecretKey",
     "Session",
     "SessionStore",
+    "SessionStoreUnavailable",
     "SessionTooLarge",
     "Signer",
     "cookie_values",
@@ -322,6 +333,31 @@ class Session(dict[str, Any]):
 # -- stores -----------------------------------------------------------------------------
 
 
+class SessionStoreUnavailable(HTTPException):
+    """The session store cannot be reached, or did not answer in time: a 503.
+
+    A store raises it (or lets `OSError` or `asyncio.TimeoutError` out) rather than
+    answer "no such session", which would log the user out. `SessionMiddleware` then
+    logs `reason` once and answers `503 {"detail": "Session store unavailable"}` with
+    `Retry-After: retry_after` (seconds; None leaves the header out) in place of the
+    request; under a bare app, an exception handler for 503 or for this class answers
+    instead. `reason` goes to the log only, never to the client, and must not hold
+    session ids.
+    """
+
+    def __init__(self, reason: str = "", *, retry_after: int | None = 5) -> None:
+        if retry_after is not None and (
+            isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0
+        ):
+            raise ValueError(
+                f"SessionStoreUnavailable retry_after must be an int of 0 or more seconds, "
+                f"or None; not {retry_after!r}"
+            )
+        headers = None if retry_after is None else {"retry-after": str(retry_after)}
+        super().__init__(503, "Session store unavailable", headers)
+        self.reason = reason
+
+
 @runtime_checkable
 class SessionStore(Protocol):
     """Where server-side sessions live: the cookie then holds only a signed random id.
@@ -329,8 +365,9 @@ class SessionStore(Protocol):
     Data are the session's JSON as bytes (encoded and checked by the middleware, so
     every store refuses the same values). The store keeps each entry's expiry: an entry
     is gone `max_age` seconds after it was last saved, and `load` never returns it after
-    that. Ids are 43 characters of base64url; a store may prefix them with its own
-    namespace. The methods are coroutines so that a network store (Redis) fits.
+    that. Ids are 43 characters of base64url (the middleware passes no others); a store
+    may prefix them with its own namespace. The methods are coroutines so that a network
+    store fits; one that cannot reach its server raises `SessionStoreUnavailable`.
     """
 
     async def load(self, session_id: str) -> bytes | None:
@@ -391,3 +428,210 @@ class MemoryStore:
 
     async def delete(self, session_id: str) -> None:
         self._entries.pop(session_id, None)
+
+
+#: Where `RedisStore` keeps sessions unless told otherwise: `prefix + session_id`.
+DEFAULT_REDIS_PREFIX = "bare:session:"
+
+_T = TypeVar("_T")
+
+if sys.version_info >= (3, 11):
+
+    async def _within(seconds: float, operation: Awaitable[_T]) -> _T:
+        async with asyncio.timeout(seconds):
+            return await operation
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(seconds: float, operation: Awaitable[_T]) -> _T:
+        return await asyncio.wait_for(operation, seconds)
+
+
+def _import_redis() -> Any:
+    try:
+        import redis.asyncio
+    except ImportError:
+        raise ImportError(
+            "RedisStore needs redis-py: pip install redis "
+            "(or, in a checkout of bare, pip install '.[redis]')"
+        ) from None
+    return redis
+
+
+def _outage_errors(redis: Any) -> tuple[type[BaseException], ...]:
+    """What an unreachable, stopped, restarting or failing-over Redis raises."""
+    names = (
+        "ConnectionError",  # refused, reset, closed; also still loading, or bad credentials
+        "TimeoutError",
+        "ReadOnlyError",  # a replica during a failover
+        "OutOfMemoryError",  # maxmemory reached with no eviction: nothing can be saved
+        "TryAgainError",
+        "ClusterDownError",
+    )
+    found = [getattr(redis.exceptions, name, None) for name in names]  # by version
+    return (*(error for error in found if error is not None), OSError, asyncio.TimeoutError)
+
+
+_OTHER_LOOP = (
+    "RedisStore is used on another event loop than the one its connections were made "
+    "on, and was not closed on that one: close it when the server stops, on its loop "
+    "(app.on_shutdown(store.close)); in tests, send requests inside "
+    "`with TestClient(app) as client:` so that they share one loop and the app's "
+    "shutdown closes the store"
+)
+
+
+def _client_from_url(url: str, timeout: float) -> Redis:
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError
+
+    try:
+        # Timeouts are not retried: a Redis that does not answer would double the wait.
+        return Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1, (ConnectionError,)),
+        )
+    except ValueError as exc:  # redis-py's words, which never repeat the URL's password
+        raise ValueError(f"RedisStore: {exc}") from None
+
+
+class RedisStore:
+    """Sessions kept in Redis: shared by every worker process and host that uses the
+    same Redis, and kept across restarts of the app.
+
+        store = RedisStore("redis://127.0.0.1:6379/0")
+        app.add_middleware(SessionMiddleware, secret_key=SECRET, store=store)
+        app.on_shutdown(store.close)
+
+    Each session is one Redis string, `prefix + session_id`, holding the session's JSON,
+    written with the session's `max_age` as its TTL (`SET key data EX max_age`): Redis
+    forgets it by itself. `load` is a `GET`, `delete` a `DEL`.
+
+    `redis` is a URL (`redis://`, `rediss://`, `unix://`, as redis-py reads them), or a
+    `redis.asyncio.Redis` (or `RedisCluster`) client the app already has. From a URL, the
+    store makes its own client, with socket timeouts of `timeout` seconds and one
+    immediate retry on a broken connection (after Redis restarted, say); `close()`
+    closes its connections. A client given to the store keeps its own settings and is
+    never closed by the store: its owner closes it.
+
+    Each operation gets at most `timeout` seconds, connecting and retrying included.
+    When Redis cannot be reached, fails over, or does not answer in time, the store
+    raises `SessionStoreUnavailable` (the middleware answers 503), never "no session".
+    Other Redis errors (a key of another type under `prefix`) go on as they are.
+    Requires redis-py (`pip install redis`).
+    """
+
+    def __init__(
+        self,
+        redis: str | Redis | RedisCluster,
+        /,
+        *,
+        prefix: str = DEFAULT_REDIS_PREFIX,
+        timeout: float = 1.0,
+    ) -> None:
+        module = _import_redis()
+        if not isinstance(prefix, str):
+            raise TypeError(f"RedisStore prefix must be a str, not {prefix!r}")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < float("inf")
+        ):
+            raise ValueError(
+                f"RedisStore timeout must be a number of seconds above 0, such as 1.0; "
+                f"not {timeout!r}"
+            )
+        self.prefix = prefix
+        self.timeout = float(timeout)
+        self._outage = _outage_errors(module)
+        # The event loop the store's own client first ran on: its connections belong to it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._url: str | None
+        if isinstance(redis, str):
+            self._url = redis
+            self._client = _client_from_url(redis, self.timeout)  # a bad URL fails here
+        elif isinstance(redis, (module.asyncio.Redis, module.asyncio.RedisCluster)):
+            self._url = None
+            self._client = redis
+        else:
+            hint = (
+                " (the asyncio one: redis.asyncio.Redis, not redis.Redis)"
+                if isinstance(redis, (module.Redis, module.RedisCluster))
+                else ""
+            )
+            raise TypeError(
+                f"RedisStore takes a Redis URL such as 'redis://127.0.0.1:6379/0', or a "
+                f"redis.asyncio.Redis client{hint}; not {type(redis).__name__}"
+            )
+
+    @property
+    def client(self) -> Redis | RedisCluster:
+        """The redis-py client the store uses (its own, or the one it was given)."""
+        return self._client
+
+    @property
+    def owns_client(self) -> bool:
+        """Whether the store made its client from a URL (and `close()` closes it)."""
+        return self._url is not None
+
+    def _use(self) -> Redis | RedisCluster:
+        if self._url is not None:
+            loop = asyncio.get_running_loop()
+            if self._loop is not loop:
+                if self._loop is not None:
+                    raise RuntimeError(_OTHER_LOOP)
+                self._loop = loop
+        return self._client
+
+    def _unavailable(self, exc: BaseException) -> SessionStoreUnavailable:
+        if isinstance(exc, asyncio.TimeoutError) and not str(exc):
+            return SessionStoreUnavailable(f"Redis did not answer within {self.timeout:g} s")
+        return SessionStoreUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}")
+
+    async def load(self, session_id: str) -> bytes | None:
+        try:
+            data = await _within(self.timeout, self._use().get(self.prefix + session_id))
+        except self._outage as exc:
+            raise self._unavailable(exc) from exc
+        if isinstance(data, str):  # a client given with decode_responses=True
+            return data.encode("utf-8")
+        return data
+
+    async def save(self, session_id: str, data: bytes, max_age: int) -> None:
+        if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 1:
+            raise ValueError(f"RedisStore max_age must be an int of 1 or more, not {max_age!r}")
+        key = self.prefix + session_id
+        try:
+            await _within(self.timeout, self._use().set(key, data, ex=max_age))
+        except self._outage as exc:
+            raise self._unavailable(exc) from exc
+
+    async def delete(self, session_id: str) -> None:
+        try:
+            await _within(self.timeout, self._use().delete(self.prefix + session_id))
+        except self._outage as exc:
+            raise self._unavailable(exc) from exc
+
+    async def close(self) -> None:
+        """Close the connections of the client the store made (nothing happens to a
+        client it was given). The store may be used again after: it connects anew, on
+        the event loop it then runs on."""
+        if self._url is None:
+            return
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            raise RuntimeError(_OTHER_LOOP)
+        client, self._client = self._client, _client_from_url(self._url, self.timeout)
+        self._loop = None
+        # NOTE: aclose() since redis-py 5.0.1; close() before that.
+        closer = getattr(client, "aclose", None) or client.close
+        await closer()
+
+    async def __aenter__(self) -> RedisStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -6,14 +6,19 @@ in unpadded base64url (or, with a store, the session's random id), the timestamp
 second it was signed, and the signature HMAC-SHA256 over the two under a key derived
 from the secret for this purpose and cookie name. Nothing but JSON is ever decoded
 (never pickle), and only after the signature and the age have been checked.
+
+A store that cannot be reached gives a 503 in place of the request, never an empty
+session: see `SessionStoreUnavailable`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import inspect
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -21,8 +26,17 @@ from typing import Any
 
 from .._cookies import cookie_header
 from ..requests import SESSION_KEY
-from ..sessions import SecretKey, Session, SessionStore, SessionTooLarge, Signer, cookie_values
+from ..sessions import (
+    SecretKey,
+    Session,
+    SessionStore,
+    SessionStoreUnavailable,
+    SessionTooLarge,
+    Signer,
+    cookie_values,
+)
 from ..types import ASGIApp, Message, Receive, Scope, Send
+from . import RESPONSE_HEADERS_KEY
 
 __all__ = ["DEFAULT_MAX_AGE", "MAX_COOKIE_SIZE", "SessionMiddleware"]
 
@@ -40,6 +54,13 @@ _VARY = (b"vary", b"Cookie")
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _DECODER = json.JSONDecoder()
 _now = time.time  # the clock of timestamps: a module attribute so tests can move it
+# What a store raises when its server is down or slow: answered 503, never "no session".
+_OUTAGE = (SessionStoreUnavailable, OSError, asyncio.TimeoutError)
+# Ids are secrets.token_urlsafe(32): only those reach a store, even signed with our key.
+_ID_LENGTH = 43
+_ID_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+logger = logging.getLogger("bare.sessions")
 
 Validator = Callable[[dict[str, Any]], "bool | Awaitable[bool]"]
 
@@ -75,6 +96,15 @@ class SessionMiddleware:
     `validate(data)` (sync or async) is called with the data of each non-empty session
     read from a request; returning False drops it (an empty session), which is how a
     stateless cookie is revoked before it expires (see the docs).
+
+    When the store cannot be reached (`SessionStoreUnavailable`, `OSError` or
+    `asyncio.TimeoutError` from it), the failure is logged once (logger
+    `bare.sessions`, without the session's id) and the request is answered 503
+    `{"detail": "Session store unavailable"}` with `Retry-After`: before the handler
+    runs if the session could not be loaded, or in place of the handler's response if
+    it could not be saved (the response has not started then). A WebSocket handshake
+    is refused. Requests that carry no session cookie and write no session never touch
+    the store, so they are served as usual.
     """
 
     def __init__(
@@ -156,25 +186,44 @@ class SessionMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        session, loaded = await self._load(scope)
+        try:
+            session, loaded = await self._load(scope)
+        except SessionStoreUnavailable as problem:
+            await _answer_outage(problem, scope, receive, send)
+            return
         scope[SESSION_KEY] = session
         if kind != "http":  # a WebSocket has no response to carry a cookie
             await self.app(scope, receive, send)
             return
         started = False
+        replaced: SessionStoreUnavailable | None = None
 
         async def send_with_session(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced is not None:
+                return  # a 503 went out in place of this response: the rest is dropped
             # NOTE: only the first start: if writing the session fails, the app's error
             # response comes through here again and must pass as it is.
             if not started and message["type"] == "http.response.start":
                 started = True
-                extra = await self._commit(session, loaded)
+                try:
+                    extra = await self._commit(session, loaded)
+                except SessionStoreUnavailable as problem:
+                    # Saved before the start goes out, so the client can still be told.
+                    replaced = problem
+                    await _answer_outage(problem, scope, receive, send)
+                    raise  # stops the app's response (and its background tasks)
                 if extra:
                     message = {**message, "headers": _merged(message.get("headers", ()), extra)}
             await send(message)
 
-        await self.app(scope, receive, send_with_session)
+        try:
+            await self.app(scope, receive, send_with_session)
+        except SessionStoreUnavailable as exc:
+            if exc is not replaced:
+                raise
+            # The app gave up its response when told the session could not be saved:
+            # the 503 was its answer, and the servers and middleware outside see that.
 
     # -- reading ------------------------------------------------------------------------
 
@@ -192,11 +241,17 @@ class SessionMiddleware:
             session = Session()
             if self.store is None:
                 data = _decode(_unb64(payload))
-            else:
-                session_id = payload.decode("latin-1")
-                data = _decode(await self.store.load(session_id))
+            elif len(payload) == _ID_LENGTH and not payload.translate(None, _ID_CHARACTERS):
+                session_id = payload.decode("ascii")
+                try:
+                    found = await self.store.load(session_id)
+                except _OUTAGE as exc:
+                    raise _outage(exc, session_id)  # noqa: B904 - see _outage
+                data = _decode(found)
                 if data is not None:
                     session._id = session_id
+            else:  # signed, yet not an id we make: only a holder of the secret makes these
+                data = None
             if data and self.validate is not None:
                 verdict = self.validate(data)
                 if inspect.isawaitable(verdict):
@@ -244,7 +299,10 @@ class SessionMiddleware:
         store = self.store
         if not dict.__len__(session):
             if store is not None and session._id is not None:
-                await store.delete(session._id)
+                try:
+                    await store.delete(session._id)
+                except _OUTAGE as exc:
+                    raise _outage(exc, session._id)  # noqa: B904 - see _outage
                 session._id = None
             return [self._deletion, _VARY] if loaded.had_cookie else [_VARY]
         data = _encode(session)
@@ -257,9 +315,13 @@ class SessionMiddleware:
                 # NOTE: never an id from the request: one the store did not know is not
                 # taken over, so a planted id cannot become a live session.
                 session_id = secrets.token_urlsafe(32)
-            await store.save(session_id, data, self._store_max_age)
-            if old_id is not None and old_id != session_id:
-                await store.delete(old_id)
+            try:
+                # Saved first: if the old id cannot be dropped, the session is not lost.
+                await store.save(session_id, data, self._store_max_age)
+                if old_id is not None and old_id != session_id:
+                    await store.delete(old_id)
+            except _OUTAGE as exc:
+                raise _outage(exc, session_id, old_id)  # noqa: B904 - see _outage
             session._id = session_id
             payload = session_id.encode("ascii")
         session._regenerate = False
@@ -278,6 +340,46 @@ class SessionMiddleware:
                 "SessionMiddleware(..., store=MemoryStore()) or another store"
             )
         return [(b"set-cookie", value.encode("ascii")), _VARY]
+
+
+def _outage(exc: BaseException, *ids: str | None) -> SessionStoreUnavailable:
+    """The 503 for a store that failed with `exc`, logged here (once per failure)
+    without the session ids a store's message might hold.
+
+    Raised plainly (no `from`): it is `exc` itself when the store raised the 503, and
+    `from exc` would make it its own cause; otherwise the context chains the two.
+    """
+    if isinstance(exc, SessionStoreUnavailable):
+        problem, reason = exc, exc.reason or "no reason given"
+    else:
+        problem, reason = SessionStoreUnavailable(), f"{type(exc).__name__}: {exc}"
+    for session_id in ids:
+        if session_id:
+            reason = reason.replace(session_id, "<session id>")
+    problem.reason = reason
+    logger.error("session store unavailable, answering 503: %s", reason)
+    return problem
+
+
+async def _answer_outage(
+    problem: SessionStoreUnavailable, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer the request with `problem`'s 503, or refuse the WebSocket handshake."""
+    from .._endpoints import handle_exception  # here: only an outage needs these
+    from .._errors import http_exception_response
+    from ..requests import Request
+    from ..websockets import WebSocket
+
+    if scope["type"] == "http":
+        # Under a bare app (its hand-over mark is in the scope), its exception handlers
+        # answer; the response goes out through `send`, so the middleware outside see it.
+        app = scope.get("app") if RESPONSE_HEADERS_KEY in scope else None
+        response = await handle_exception(app, problem, Request(scope, receive))
+        await response(scope, receive, send)
+        return
+    message = await receive()
+    if message["type"] == "websocket.connect":  # else the client left already
+        await WebSocket(scope, receive, send).deny(http_exception_response(problem))
 
 
 def _check_store(store: object) -> None:
