@@ -31,6 +31,7 @@ from bare.authentication import (
 )
 from bare.middleware.authentication import AuthenticationMiddleware
 from bare.responses import PlainTextResponse, Response
+from bare.routing import WebSocketRoute
 from bare.testing import TestClient, WebSocketDenied
 
 Call = Callable[..., Any]
@@ -1088,3 +1089,308 @@ def test_errors_are_http_exceptions() -> None:
         {"WWW-Authenticate": 'Basic realm="x"'},
     )
     assert AuthenticationError().headers is None and AuthenticationError(status=400).status == 400
+
+
+# -- requires on typed handlers -------------------------------------------------------------
+
+
+class Scoped(AuthenticationBackend):
+    """Grants the scopes listed in `x-scopes` (`-` for none); anonymous without it."""
+
+    challenge = 'Test realm="t"'
+
+    async def authenticate(self, conn: Any) -> Any:
+        scopes = conn.headers.get("x-scopes")
+        if scopes is None:
+            return None
+        return SimpleUser("u"), AuthCredentials(s for s in scopes.split(",") if s != "-")
+
+
+def scoped_app() -> Bare:
+    app = Bare()
+    app.add_middleware(AuthenticationMiddleware, backend=Scoped())
+    return app
+
+
+def scopes(*names: str) -> dict[str, str]:
+    return {"x-scopes": ",".join(names) or "-"}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_requires_on_a_typed_http_handler(kind: str) -> None:
+    from bare import Query
+
+    app = scoped_app()
+    if kind == "async":
+
+        @app.get("/items/{item_id:int}")
+        @requires("read")
+        async def item(item_id: int, limit: int = Query(10, le=100)) -> dict[str, int]:
+            return {"id": item_id, "limit": limit}
+
+    else:
+
+        @app.get("/items/{item_id:int}")
+        @requires("read")
+        def item(item_id: int, limit: int = Query(10, le=100)) -> dict[str, int]:
+            return {"id": item_id, "limit": limit}
+
+    client = TestClient(app)
+    ok = client.get("/items/3?limit=5", headers=scopes("read"))
+    assert (ok.status_code, ok.json()) == (200, {"id": 3, "limit": 5})
+    anonymous = client.get("/items/3")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Test realm="t"'
+    assert client.get("/items/3", headers=scopes("write")).status_code == 403
+    # The scopes are checked before the request is read: no 422 tells a stranger
+    # what the route takes.
+    assert client.get("/items/3?limit=oops").status_code == 401
+    assert client.get("/items/3?limit=oops", headers=scopes()).status_code == 403
+    assert client.get("/items/3?limit=oops", headers=scopes("read")).status_code == 422
+    route = app.routes[0]
+    assert route.plan is not None and route.options.requires == ("read",)  # type: ignore[union-attr]
+
+
+def test_requires_on_typed_handlers_keeps_its_status_code_and_redirect() -> None:
+    app = scoped_app()
+
+    @app.get("/hidden")
+    @requires("admin", status_code=404)
+    def hidden(q: str = "") -> str:
+        return "hidden " + q
+
+    @app.post("/form")
+    @requires("admin", redirect="/login")
+    async def form(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    client = TestClient(app)
+    assert client.get("/hidden", headers=scopes("read")).status_code == 404
+    assert client.get("/hidden?q=x", headers=scopes("admin")).text == "hidden x"
+    login = client.post("/form", json={"a": 1})
+    assert (login.status_code, login.headers["location"]) == (303, "/login")
+    assert client.post("/form", json={"a": 1}, headers=scopes()).status_code == 403
+    assert client.post("/form", json={"a": 1}, headers=scopes("admin")).json() == {"a": 1}
+
+
+def test_requires_on_a_typed_websocket_handler() -> None:
+    from bare import Depends, Query
+
+    ran: list[str] = []
+
+    async def audit() -> None:
+        ran.append("audit")
+
+    app = scoped_app()
+
+    @app.websocket("/rooms/{room:int}")
+    @requires("chat")
+    async def room(websocket: WebSocket, room: int, name: str = Query()) -> None:
+        await websocket.accept()
+        await websocket.send_text(f"{name} in {room}")
+        await websocket.close()
+
+    @app.websocket("/feed", dependencies=[Depends(audit)])
+    @requires("chat", status_code=404)
+    async def feed(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("feed")
+        await ws.close()
+
+    client = TestClient(app)
+    with client.websocket_connect("/rooms/2?name=ada", headers=scopes("chat")) as ws:
+        assert ws.receive_text() == "ada in 2"
+    with pytest.raises(WebSocketDenied) as anonymous, client.websocket_connect("/rooms/2"):
+        pass
+    assert anonymous.value.status_code == 401  # checked before the missing `name`
+    with (
+        pytest.raises(WebSocketDenied) as forbidden,
+        client.websocket_connect("/rooms/2?name=ada", headers=scopes("read")),
+    ):
+        pass
+    assert forbidden.value.status_code == 403
+    with (
+        pytest.raises(WebSocketDenied) as hidden,
+        client.websocket_connect("/feed", headers=scopes()),
+    ):
+        pass
+    assert hidden.value.status_code == 404 and ran == []
+    with client.websocket_connect("/feed", headers=scopes("chat")) as ws:
+        assert ws.receive_text() == "feed"
+    assert ran == ["audit"]
+    sockets = [r for r in app.routes if isinstance(r, WebSocketRoute)]
+    assert [r.requires for r in sockets] == [("chat",), ("chat",)]
+
+
+def test_requires_decorator_and_option_together_ask_for_both() -> None:
+    app = scoped_app()
+
+    @app.get("/both", requires=["read"])
+    @requires("admin", status_code=404)
+    async def both(q: int = 0) -> int:
+        return q
+
+    @app.get("/plain", requires="read")
+    @requires("admin")
+    async def plain(request: Request) -> str:
+        return "plain"
+
+    @app.websocket("/ws", requires="read")
+    @requires("admin")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.close()
+
+    client = TestClient(app)
+    assert client.get("/both?q=4", headers=scopes("read", "admin")).text == "4"
+    # Either one alone is refused, the way the decorator says.
+    assert client.get("/both", headers=scopes("read")).status_code == 404
+    assert client.get("/both", headers=scopes("admin")).status_code == 404
+    assert client.get("/both").status_code == 401
+    assert client.get("/plain", headers=scopes("read", "admin")).text == "plain"
+    assert client.get("/plain", headers=scopes("admin")).status_code == 403
+    with (
+        pytest.raises(WebSocketDenied) as denied,
+        client.websocket_connect("/ws", headers=scopes("admin")),
+    ):
+        pass
+    assert denied.value.status_code == 403
+    both_route, plain_route, ws_route = app.routes[:3]
+    assert both_route.options.requires == ("read", "admin")  # type: ignore[union-attr]
+    assert plain_route.plan is None  # a plain handler stays plain
+    assert ws_route.requires == ("read", "admin")  # type: ignore[union-attr]
+
+
+def test_requires_travels_with_included_and_mounted_routes() -> None:
+    router = Router()
+
+    @router.get("/typed")
+    @requires("admin")
+    async def typed(q: int = 1) -> int:
+        return q
+
+    @router.websocket("/ws")
+    @requires("admin")
+    async def ws(websocket: WebSocket, q: int = 1) -> None:
+        await websocket.accept()
+        await websocket.send_text(str(q))
+        await websocket.close()
+
+    app = scoped_app()
+    app.include_router(router, prefix="/v1")
+    client = TestClient(app)
+    assert client.get("/v1/typed?q=3", headers=scopes("admin")).text == "3"
+    assert client.get("/v1/typed?q=3", headers=scopes()).status_code == 403
+    with client.websocket_connect("/v1/ws?q=5", headers=scopes("admin")) as socket:
+        assert socket.receive_text() == "5"
+    with pytest.raises(WebSocketDenied), client.websocket_connect("/v1/ws", headers=scopes()):
+        pass
+    assert app.routes[0].options.requires == ("admin",)  # type: ignore[union-attr]
+    assert app.routes[1].requires == ("admin",)  # type: ignore[union-attr]
+
+
+def test_stacked_requires_and_methods_on_typed_handlers() -> None:
+    app = scoped_app()
+
+    @app.get("/stacked")
+    @requires("a", status_code=418)
+    @requires("b")
+    def stacked(q: str = "x") -> str:
+        return q
+
+    class Views:
+        def __init__(self) -> None:
+            self.prefix = "view"
+
+        @requires("a")
+        async def show(self, q: str = "x") -> str:
+            return f"{self.prefix} {q}"
+
+    app.add_route("/method", Views().show)
+    client = TestClient(app)
+    assert client.get("/stacked?q=y", headers=scopes("a", "b")).text == "y"
+    assert client.get("/stacked", headers=scopes("a")).status_code == 418
+    assert client.get("/method?q=y", headers=scopes("a")).text == "view y"
+    assert client.get("/method", headers=scopes("b")).status_code == 403
+    assert app.routes[0].options.requires == ("a", "b")  # type: ignore[union-attr]
+
+
+def test_requires_under_another_decorator_of_a_typed_handler_is_refused() -> None:
+    import functools
+
+    def logged(handler: Any) -> Any:
+        @functools.wraps(handler)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await handler(*args, **kwargs)
+
+        return wrapper
+
+    app = scoped_app()
+    with pytest.raises(TypeError, match=r"route '/x'.*right below the route's decorator"):
+
+        @app.get("/x")
+        @logged
+        @requires("a")
+        async def hidden(q: int = 1) -> int:
+            return q
+
+    # With the request among its parameters, it finds it, as it always did.
+    @app.get("/y")
+    @logged
+    @requires("a")
+    async def with_request(request: Request, q: int = 1) -> int:
+        return q
+
+    client = TestClient(app)
+    assert client.get("/y?q=2", headers=scopes("a")).text == "2"
+    assert client.get("/y?q=2", headers=scopes()).status_code == 403
+
+
+def test_the_openapi_document_shows_the_security_of_decorated_routes(calls: Calls) -> None:
+    app = Bare()
+    app.add_middleware(AuthenticationMiddleware, backend=BearerAuth(calls.token))
+
+    @app.get("/typed")
+    @requires("read", "write")
+    async def typed(q: int = 1) -> dict[str, int]:
+        return {"q": q}
+
+    @app.get("/plain")
+    @requires()
+    async def plain(request: Request) -> str:
+        return ""
+
+    @app.get("/open")
+    async def open_(q: int = 1) -> int:
+        return q
+
+    paths = app.openapi()["paths"]
+    typed_operation = paths["/typed"]["get"]
+    assert typed_operation["security"] == [{"BearerAuth": ["read", "write"]}]
+    assert {"401", "403", "422"} <= set(typed_operation["responses"])
+    assert paths["/plain"]["get"]["security"] == [{"BearerAuth": []}]
+    assert "security" not in paths["/open"]["get"]
+    assert app.openapi()["components"]["securitySchemes"] == {
+        "BearerAuth": {"type": "http", "scheme": "bearer"}
+    }
+
+
+def test_a_decorated_plain_handler_is_served_as_before() -> None:
+    from bare.authentication import requirement_of
+
+    async def handler(request: Request) -> str:
+        return "in"
+
+    guarded = requires("a", status_code=404)(handler)
+    found = requirement_of(guarded)
+    assert found is not None and found[0] is handler
+    assert (found[1].scopes, found[1].status_code, found[1].redirect) == (("a",), 404, None)
+    assert requirement_of(handler) is None
+    app = scoped_app()
+    app.add_route("/", guarded)
+    route = app.routes[0]
+    assert route.plan is None and route.endpoint is guarded  # type: ignore[union-attr]
+    client = TestClient(app)
+    assert client.get("/", headers=scopes("a")).text == "in"
+    assert client.get("/", headers=scopes("b")).status_code == 404
+    assert guarded.__wrapped__ is handler  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from bare import (
     Router,
     State,
     StreamingResponse,
+    WebSocket,
 )
 from bare.testing import TestClient
 from bare.types import Message, Receive, Scope, Send
@@ -626,3 +627,194 @@ def test_background_tasks_run_before_request_scope_cleanups() -> None:
 
     assert TestClient(app).get("/").text == "r"
     assert log == ["task", "cleanup"]
+
+
+# -- overrides, what FastAPI users rely on -----------------------------------------------------
+
+
+def test_an_overridden_dependencys_parameters_are_not_read() -> None:
+    # The point of overriding `current_user` in a test: requests need no token.
+    ran: list[str] = []
+
+    async def token_scheme(authorization: str = Header()) -> str:
+        ran.append("token")
+        return authorization
+
+    async def current_user(token: str = Depends(token_scheme), tenant: int = Query()) -> str:
+        ran.append("user")
+        return f"user of {token} in {tenant}"
+
+    app = Bare()
+
+    @app.get("/me")
+    async def me(user: str = Depends(current_user), tenant: int = Query()) -> Any:
+        return [user, tenant]
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, user: str = Depends(current_user)) -> None:
+        await websocket.accept()
+        await websocket.send_text(user)
+        await websocket.close()
+
+    client = TestClient(app)
+    assert client.get("/me?tenant=1").status_code == 422  # no token
+    app.dependency_overrides[current_user] = lambda: "stub"
+    assert client.get("/me?tenant=1").json() == ["stub", 1]
+    # What the handler itself declares is still read and checked.
+    assert client.get("/me").json()["detail"][0]["loc"] == ["query", "tenant"]
+    assert client.get("/me?tenant=x").status_code == 422
+    with client.websocket_connect("/ws") as socket:
+        assert socket.receive_text() == "stub"
+    assert ran == []
+    # Overriding the sub-dependency only: the user's own parameters are read again.
+    app.dependency_overrides.clear()
+    app.dependency_overrides[token_scheme] = lambda: "fake token"
+    assert client.get("/me").json()["detail"][0]["loc"] == ["query", "tenant"]
+    assert client.get("/me?tenant=2").json() == ["user of fake token in 2", 2]
+    app.dependency_overrides.clear()
+    reply = client.get("/me?tenant=2", headers={"authorization": "real"})
+    assert reply.json() == ["user of real in 2", 2]
+
+
+@pytest.mark.parametrize("swap", ["generator_for_function", "function_for_generator"])
+def test_overrides_swap_generators_and_functions(swap: str) -> None:
+    log: list[str] = []
+
+    async def real_generator() -> AsyncIterator[str]:
+        log.append("real enter")
+        yield "real"
+        log.append("real exit")
+
+    def real_function() -> str:
+        return "real"
+
+    def fake_generator() -> Iterator[str]:
+        log.append("fake enter")
+        try:
+            yield "fake"
+        finally:
+            log.append("fake exit")
+
+    original = real_function if swap == "generator_for_function" else real_generator
+    replacement = fake_generator if swap == "generator_for_function" else (lambda: "fake")
+    app = Bare()
+
+    @app.get("/")
+    async def handler(value: str = Depends(original)) -> str:
+        log.append(f"handler {value}")
+        return value
+
+    app.dependency_overrides[original] = replacement
+    assert TestClient(app).get("/").text == "fake"
+    if swap == "generator_for_function":
+        assert log == ["fake enter", "handler fake", "fake exit"]
+    else:
+        assert log == ["handler fake"]
+
+
+def test_partials_and_callable_instances_as_dependencies() -> None:
+    import functools
+
+    log: list[str] = []
+
+    async def scoped_session(name: str, q: str = "") -> AsyncIterator[str]:
+        log.append(f"open {name}")
+        yield f"{name}:{q}"
+        log.append(f"close {name}")
+
+    def numbered(start: int) -> Iterator[int]:
+        yield start
+
+    class Checker:
+        def __init__(self, word: str) -> None:
+            self.word = word
+
+        async def __call__(self, q: str = "") -> bool:
+            return self.word in q
+
+    class Counter:
+        def __call__(self) -> Iterator[int]:
+            yield 7
+
+    app = Bare()
+
+    @app.get("/")
+    async def handler(
+        session: str = Depends(functools.partial(scoped_session, "db")),
+        number: int = Depends(functools.partial(numbered, 3)),
+        found: bool = Depends(Checker("x")),
+        counted: int = Depends(Counter()),
+    ) -> Any:
+        return [session, number, found, counted]
+
+    assert TestClient(app).get("/?q=xy").json() == ["db:xy", 3, True, 7]
+    assert log == ["open db", "close db"]
+
+
+def test_an_unhashable_dependency_is_refused_at_registration() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Checker:  # eq=True: instances cannot be hashed
+        word: str
+
+        def __call__(self, q: str = "") -> bool:
+            return self.word in q
+
+    app = Bare()
+    with pytest.raises(TypeError, match=r"parameter 'found'.*cannot be hashed.*frozen=True"):
+
+        @app.get("/")
+        async def handler(found: bool = Depends(Checker("x"))) -> Any:
+            return found
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        word: str
+
+        def __call__(self, q: str = "") -> bool:
+            return self.word in q
+
+    @app.get("/frozen")
+    async def frozen(found: bool = Depends(Frozen("x"))) -> Any:
+        return found
+
+    assert TestClient(app).get("/frozen?q=x").json() is True
+
+
+def test_a_generator_dependency_that_raises_before_its_yield() -> None:
+    log: list[str] = []
+
+    async def refuse_async() -> AsyncIterator[str]:
+        log.append("async")
+        raise HTTPException(403, "no entry")
+        yield "never"  # pragma: no cover
+
+    def refuse_sync() -> Iterator[str]:
+        log.append("sync")
+        raise HTTPException(409, "busy")
+        yield "never"  # pragma: no cover
+
+    def broken() -> Iterator[str]:
+        raise ValueError("bug")
+        yield "never"  # pragma: no cover
+
+    app = Bare()
+
+    @app.get("/async")
+    async def a(value: str = Depends(refuse_async)) -> str:
+        return value
+
+    @app.get("/sync")
+    async def s(value: str = Depends(refuse_sync)) -> str:
+        return value
+
+    @app.get("/broken")
+    async def b(value: str = Depends(broken)) -> str:
+        return value
+
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/async").json() == {"detail": "no entry"}
+    assert client.get("/sync").status_code == 409
+    assert client.get("/broken").status_code == 500
+    assert log == ["async", "sync"]

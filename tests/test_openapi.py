@@ -919,6 +919,7 @@ def test_security_schemes_from_the_authentication_backends() -> None:
         {"APIKeyAuth": ["admin", "write"]},
         {"SessionBackend": ["admin", "write"]},
     ]
+    assert admin["responses"]["400"] == error("Malformed credentials")
     assert admin["responses"]["401"] == error("Not authenticated")
     assert admin["responses"]["403"] == error("Not allowed")
     assert operation(document, "/me")["security"][0] == {"BasicAuth": []}
@@ -1287,3 +1288,20 @@ def test_a_literal_type_and_enums_default_as_json() -> None:
     parameters = operation(documented(app), "/paint")["parameters"]
     assert parameters[0]["schema"]["default"] == "red"
     assert parameters[1]["schema"] == {"enum": ["fast", "slow"], "default": "fast"}
+
+
+def test_a_protected_route_with_a_body_names_both_kinds_of_400() -> None:
+    app = Bare()
+    app.add_middleware(AuthenticationMiddleware, backend=BearerAuth(never))
+
+    @app.post("/things", requires="write")
+    async def things(payload: dict[str, int]) -> Any:
+        return payload
+
+    responses = operation(documented(app), "/things", "post")["responses"]
+    assert responses["400"]["description"] == (
+        "The body is not valid JSON, or malformed credentials"
+    )
+    client = TestClient(app)
+    malformed = client.post("/things", json={}, headers={"authorization": "Bearer a b"})
+    assert malformed.status_code == 400

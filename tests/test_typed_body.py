@@ -240,7 +240,29 @@ def test_deeply_nested_json_into_any_is_a_400() -> None:
     )
     small = TestClient(app).post("/", content=b'{"a":' * 5000 + b"1" + b"}" * 5000)
     assert small.status_code == 400, small.text
-    assert small.json()["detail"] == "Request body is not valid JSON: nested too deeply"
+    assert small.json()["detail"] == "Request body is not valid JSON: nested more than 256 deep"
+
+
+def test_typed_bodies_nest_as_deep_as_request_json_allows() -> None:
+    # The limit of request.json(), on every Python (msgspec alone stops where the
+    # interpreter's recursion limit says, which differs between versions).
+    from bare._json import MAX_DEPTH
+
+    app = Bare()
+
+    @app.post("/")
+    async def anything(data: dict[str, Any]) -> Any:
+        return len(data)
+
+    client = TestClient(app)
+
+    def nested(depth: int) -> bytes:
+        return b'{"a":' * depth + b"1" + b"}" * depth
+
+    assert client.post("/", content=nested(MAX_DEPTH)).status_code == 200
+    deeper = client.post("/", content=nested(MAX_DEPTH + 1))
+    assert deeper.status_code == 400
+    assert deeper.json()["detail"].endswith(f"nested more than {MAX_DEPTH} deep")
 
 
 def test_huge_numbers_and_nan_in_json(client: TestClient) -> None:
@@ -491,3 +513,41 @@ def test_a_hostile_body_gets_at_most_64_errors(client: TestClient) -> None:
     unknown = b'{"id": 1, "lines": [], ' + b",".join(b'"k%d": 0' % i for i in range(10_000)) + b"}"
     detail = _detail(client.post("/orders", content=unknown))
     assert len(detail) == 64 and {d["type"] for d in detail} == {"extra_forbidden"}
+
+
+def test_an_empty_form_field_counts_as_not_sent() -> None:
+    # A browser sends every input of a form, the empty ones as "": as in FastAPI, such a
+    # field takes its default (or is missing), rather than failing `int | None`.
+    app = Bare()
+
+    @app.post("/profile")
+    async def profile(
+        name: str = Form(),
+        age: int | None = Form(None),
+        city: str = Form("nowhere"),
+        tags: list[str] = Form([]),
+    ) -> Any:
+        return [name, age, city, tags]
+
+    @app.post("/model")
+    async def model(data: Annotated[Signup, Form()]) -> Any:
+        return [data.email, data.tags, data.newsletter]
+
+    client = TestClient(app)
+    reply = client.post("/profile", data={"name": "ada", "age": "", "city": ""})
+    assert reply.json() == ["ada", None, "nowhere", []]
+    assert client.post("/profile", data={"name": "ada", "tags": ""}).json()[3] == [""]
+    detail = _detail(client.post("/profile", data={"name": "", "age": "x"}))
+    assert detail == [
+        {"loc": ["body", "name"], "msg": "Field required", "type": "missing"},
+        {
+            "loc": ["body", "age"],
+            "msg": "Expected `int | null`, got `str`",
+            "type": "type_error",
+            "input": "x",
+        },
+    ]
+    reply = client.post("/model", data={"email": "e", "newsletter": ""})
+    assert reply.json() == ["e", [], False]
+    detail = _detail(client.post("/model", data={"email": ""}))
+    assert detail == [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}]

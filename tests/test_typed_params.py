@@ -5,6 +5,7 @@ at registration. Hostile values included."""
 from __future__ import annotations
 
 import datetime
+import decimal
 import enum
 import uuid
 from collections.abc import Callable
@@ -739,3 +740,71 @@ def test_sync_typed_handlers_run_in_the_thread_pool() -> None:
             return [n, threading.current_thread() is threading.main_thread()]
 
     assert _client(register).get("/?n=2").json() == [2, False]
+
+
+# -- what FastAPI users write ------------------------------------------------------------------
+
+
+class Level(enum.IntEnum):
+    low = 1
+    high = 2
+
+
+def test_fastapi_style_query_and_header_types() -> None:
+    app = Bare()
+
+    @app.get("/")
+    async def search(
+        required_optional: str | None,  # no default: required, as in FastAPI
+        ids: list[Annotated[int, msgspec.Meta(ge=1)]] = Query([]),  # each item checked
+        level: Level = Level.low,
+        size: Literal[1, 2, 3] = 1,
+        price: decimal.Decimal | None = None,
+        window: datetime.timedelta | None = None,
+        x_ids: list[int] = Header([]),
+    ) -> Any:
+        return {
+            "q": required_optional,
+            "ids": ids,
+            "level": level,
+            "size": size,
+            "price": None if price is None else str(price),
+            "window": None if window is None else window.total_seconds(),
+            "x_ids": x_ids,
+        }
+
+    client = TestClient(app)
+    assert client.get("/").json()["detail"] == [
+        {"loc": ["query", "required_optional"], "msg": "Field required", "type": "missing"}
+    ]
+    reply = client.get(
+        "/?required_optional=a&ids=1&ids=2&level=2&size=3&price=1.10&window=90",
+        headers=[("x-ids", "4"), ("x-ids", "5")],
+    )
+    assert reply.json() == {
+        "q": "a",
+        "ids": [1, 2],
+        "level": 2,
+        "size": 3,
+        "price": "1.10",
+        "window": 90.0,
+        "x_ids": [4, 5],
+    }
+    detail = client.get(
+        "/?required_optional=a&ids=1&ids=0&level=3&size=4&price=abc", headers={"x-ids": "x"}
+    ).json()["detail"]
+    assert [(d["loc"], d["type"]) for d in detail] == [
+        (["query", "ids", 1], "constraint"),
+        (["query", "level"], "enum"),
+        (["query", "size"], "enum"),
+        (["query", "price"], "value_error"),
+        (["header", "x-ids", 0], "type_error"),
+    ]
+
+
+def test_bounds_on_a_list_are_refused_with_the_way_to_bound_its_items() -> None:
+    app = Bare()
+    with pytest.raises(TypeError, match=r"parameter 'ids'.*list\[Annotated\[int, msgspec.Meta"):
+
+        @app.get("/")
+        async def search(ids: list[int] = Query([], ge=1)) -> Any: ...

@@ -12,7 +12,7 @@ import msgspec
 import pydantic
 import pytest
 
-from bare import Bare, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from bare import Bare, HTMLResponse, JSONResponse, PlainTextResponse, Request, Response
 from bare.routing import Route
 from bare.testing import TestClient
 
@@ -283,3 +283,83 @@ def test_documented_responses_are_kept_in_the_options() -> None:
 def test_head_requests_to_typed_routes_get_no_body(client: TestClient) -> None:
     reply = client.head("/dict")
     assert (reply.status_code, reply.content) == (200, b"")
+
+
+def test_pydantic_models_returned_without_a_response_model_are_encoded() -> None:
+    app = Bare()
+
+    @app.get("/any")
+    async def any_result() -> Any:
+        return PydanticStored(name="ada", token="t")
+
+    @app.get("/unannotated")
+    async def unannotated(q: int = 0):  # type: ignore[no-untyped-def]
+        return {"users": [PydanticUser(name="ada")], "q": q}
+
+    @app.post("/created", status_code=201)
+    async def created() -> Any:
+        return [PydanticUser(name="bob")]
+
+    @app.get("/html", response_class=HTMLResponse)
+    async def html() -> Any:
+        return PydanticUser(name="x")
+
+    client = TestClient(app)
+    # Without a model, the whole object goes out, as FastAPI sends it.
+    assert client.get("/any").json() == {"name": "ada", "token": "t"}
+    assert client.get("/unannotated?q=2").json() == {
+        "users": [{"name": "ada"}],
+        "q": 2,
+    }
+    reply = client.post("/created")
+    assert (reply.status_code, reply.json()) == (201, [{"name": "bob"}])
+    assert client.get("/html").status_code == 200
+
+
+def test_a_plain_handler_made_typed_by_an_option_is_given_the_request() -> None:
+    app = Bare()
+
+    @app.get("/", status_code=202)
+    async def accepted(req):  # type: ignore[no-untyped-def]
+        return {"method": req.method}
+
+    @app.get("/html", response_class=HTMLResponse)
+    def page(request: Request) -> str:
+        return f"<p>{request.url.path}</p>"
+
+    client = TestClient(app)
+    reply = client.get("/?req=ignored")
+    assert (reply.status_code, reply.json()) == (202, {"method": "GET"})
+    assert client.get("/html").text == "<p>/html</p>"
+    assert all(r.plan is not None for r in app.routes[:2])  # type: ignore[union-attr]
+
+
+def test_response_classes_as_return_annotations_and_204s() -> None:
+    app = Bare()
+
+    @app.get("/json")
+    async def as_json(status: int = 202) -> JSONResponse:
+        return JSONResponse({"a": 1}, status=status)
+
+    @app.get("/either")
+    async def either(raw: bool = False) -> PublicUser | Response:
+        return Response(b"raw", 203) if raw else StoredUser("a", "b")
+
+    @app.delete("/items/{item_id:int}", status_code=204)
+    async def delete(item_id: int) -> PublicUser | None:
+        return None if item_id else PublicUser("x", "y")
+
+    routes = {r.path: r for r in app.routes}
+    assert routes["/json"].plan.response_model is None  # type: ignore[union-attr]
+    client = TestClient(app)
+    reply = client.get("/json?status=201")
+    assert (reply.status_code, reply.json()) == (201, {"a": 1})
+    assert client.get("/either?raw=1").status_code == 203
+    # The model of `Model | Response` still filters what a result that is not a
+    # response sends.
+    assert client.get("/either").json() == {"name": "a", "email": "b"}
+    assert routes["/either"].plan.response_model is PublicUser  # type: ignore[union-attr]
+    for item_id in (1, 0):  # a 204 has no body, whatever was returned
+        gone = client.delete(f"/items/{item_id}")
+        assert (gone.status_code, gone.content) == (204, b"")
+        assert "content-length" not in gone.headers

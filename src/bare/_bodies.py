@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ._json import NESTED_TOO_DEEP, too_deep
 from ._typeinfo import converter, is_pydantic, reads_bytes
 from ._validation import body_errors, error, missing, msgspec_error
 from .exceptions import HTTPException
@@ -81,6 +82,8 @@ def _json_reader(msgspec: Any, body: BodyPlan, keys: list[tuple[Any, str]]) -> B
                     values[keys[0][0]] = default
                 return
             raw = b"{}"  # fields given one by one: each its own default or error
+        if too_deep(raw):  # the depth request.json() allows, whatever the recursion limit
+            raise HTTPException(400, f"Request body is not valid JSON: {NESTED_TOO_DEEP}")
         try:
             decoded = decode(raw)
         except validation_error as exc:
@@ -112,10 +115,13 @@ def _form_reader(msgspec: Any, body: BodyPlan, pairs: list[tuple[Any, str]]) -> 
 
         async def read_model(request: Request, values: dict[Any, Any], errors: list[Any]) -> None:
             form = await request.form()
-            raw = {}
+            raw: dict[str, Any] = {}
             for name in form:
                 items = [v for v in form.getlist(name) if isinstance(v, str)]
-                raw[name] = items if name in lists else items[0] if items else None
+                if name in lists:
+                    raw[name] = items
+                elif items != [""]:  # an empty input: as if not sent (see `read`)
+                    raw[name] = items[0] if items else None
             try:
                 values[key] = msgspec.convert(raw, model, strict=False)
             except validation_error:
@@ -144,7 +150,9 @@ def _form_reader(msgspec: Any, body: BodyPlan, pairs: list[tuple[Any, str]]) -> 
         form = await request.form()
         for key, alias, is_file, is_list, as_bytes, required, default, convert in steps:
             items = form.getlist(alias)
-            if not items:
+            # A browser sends the empty inputs of a form as "": such a field counts as
+            # not sent (its default, or missing), as in FastAPI.
+            if not items or (items == [""] and not is_list):
                 if required:
                     errors.append(missing(["body", alias]))
                 else:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._typeinfo import callable_name, is_pydantic, mentions_pydantic
+from ._json import default
+from ._typeinfo import callable_name, is_class, is_pydantic, mentions_pydantic
 from .responses import JSONResponse, PlainTextResponse, Response
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ def responder(
     it is (no model, no status, no class; bare's usual rules)."""
     status = plan.status_code
     model = plan.response_model
-    encode = msgspec.json.Encoder().encode
+    # What msgspec cannot encode itself (a pydantic model returned without a response
+    # model, say) is written as plain handlers' results are; unknown objects are refused.
+    encode = msgspec.json.Encoder(enc_hook=default).encode
     handler = callable_name(plan.call)
     if model is not None:
         to_model = _model_converter(msgspec, model, handler)
@@ -61,7 +64,7 @@ def responder(
             return result
         if cls_or_none is not None:
             if type(result) not in _NATIVE:
-                result = msgspec.to_builtins(result)
+                result = msgspec.to_builtins(result, enc_hook=default)
             return cls_or_none(result, status=status)
         kind = type(result)
         if result is None:
@@ -102,7 +105,7 @@ def _model_converter(msgspec: Any, model: Any, handler: str) -> Callable[[Any, A
             return adapter.dump_json(value)
 
         return to_pydantic
-    exact = model if isinstance(model, type) else None
+    exact = model if is_class(model) else None
     convert = msgspec.convert
     to_builtins = msgspec.to_builtins
     validation_error = msgspec.ValidationError

@@ -85,26 +85,37 @@ def route_facts(template: PathTemplate, methods: tuple[str, ...], websocket: boo
     )
 
 
-def compile_http(route: Route) -> tuple[HandlerPlan, Callable[[Request], Awaitable[Any]]]:
-    """The plan of `route`'s handler and the callable that serves it: `call(request)`."""
+def compile_http(
+    route: Route, handler: Callable[..., Any], connection: str | None = None
+) -> tuple[HandlerPlan, Callable[[Request], Awaitable[Any]]]:
+    """The plan of `route`'s `handler` and the callable that serves it: `call(request)`.
+    `connection`: the parameter of a plain handler (made typed by a route option),
+    which takes the request."""
     options = route.options
     facts = route_facts(route.template, route.methods, False)
     plan = analyse(
-        route.endpoint,
+        handler,
         facts,
         dependencies=options.dependencies,
         response_model=options.response_model,
         status_code=options.status_code,
+        connection=connection,
     )
     return plan, _HTTPBuilder(plan, facts, options).build()
 
 
 def compile_websocket(
-    route: WebSocketRoute,
+    route: WebSocketRoute, handler: Callable[..., Any], connection: str | None = None
 ) -> tuple[HandlerPlan, Callable[[Any], Awaitable[Any]]]:
     """The plan of a typed WebSocket handler and `call(websocket)`, which serves it."""
     facts = route_facts(route.template, route.methods, True)
-    plan = analyse(route.endpoint, facts, dependencies=route.dependencies, response_model=None)
+    plan = analyse(
+        handler,
+        facts,
+        dependencies=route.dependencies,
+        response_model=None,
+        connection=connection,
+    )
     return plan, _Builder(plan, facts).build_websocket()
 
 
@@ -121,15 +132,20 @@ class _Context:
         "websocket",
     )
 
-    def __init__(self, connection: Any, values: dict[Any, Any], websocket: bool) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        values: dict[Any, Any],
+        websocket: bool,
+        overrides: dict[Any, Any] | None,
+    ) -> None:
         self.connection = connection
         self.values = values
         self.cache: dict[Any, Any] = {}
         self.function_exits: list[Finish] = []
         self.error: BaseException | None = None  # what the handler raised, for cleanups
         self.websocket = websocket
-        app = connection.scope.get("app")
-        self.overrides: dict[Any, Any] | None = getattr(app, "dependency_overrides", None)
+        self.overrides = overrides  # the app's dependency_overrides
 
 
 class _Builder:
@@ -148,6 +164,36 @@ class _Builder:
 
     def key(self, location: str, alias: str, name: str) -> Any:
         return name if self.flat else (location, alias)
+
+    def readers_for(self, readers: list[Reader]) -> Callable[[dict[Any, Any]], list[Reader]]:
+        """`readers_for(overrides)`: the readers of a request while the app overrides
+        dependencies. The parameters only overridden dependencies (and theirs) declare
+        are not read: the replacement may not need them (a test that stubs the user
+        sends no token). `readers` when none of this tree is overridden."""
+        calls = {d.call for plan in _all_plans(self.plan) for d in plan.dependencies}
+        pruned: dict[frozenset[Any], list[Reader]] = {}
+
+        def current(overrides: dict[Any, Any]) -> list[Reader]:
+            hit = frozenset(call for call in calls if call in overrides)
+            if not hit:
+                return readers
+            found = pruned.get(hit)
+            if found is None:
+                found = pruned[hit] = self.readers(self.parameters_without(hit))
+            return found
+
+        return current
+
+    def parameters_without(self, overridden: frozenset[Any]) -> tuple[ParamPlan, ...]:
+        """The request parameters of the tree, leaving out the dependencies in
+        `overridden` (and what only they lead to)."""
+        kept: set[tuple[str, str]] = set()
+        pending = [self.plan]
+        while pending:
+            plan = pending.pop()
+            kept.update((p.location, p.alias) for p in plan.parameters)
+            pending.extend(d.plan for d in plan.dependencies if d.call not in overridden)
+        return tuple(p for p in self.plan.all_parameters if (p.location, p.alias) in kept)
 
     # -- phase 1: reading the request ----------------------------------------------------
 
@@ -380,22 +426,37 @@ class _Builder:
     def build_websocket(self) -> Callable[[Any], Awaitable[Any]]:
         plan = self.plan
         readers = self.readers(plan.all_parameters)
+        readers_for = self.readers_for(readers)
         arguments = self.arguments(plan)
         handler = plan.call
+        from ._errors import http_exception_response
+        from .exceptions import HTTPException
+        from .websockets import WebSocketState
+
+        connecting = WebSocketState.CONNECTING
 
         async def call(websocket: Any) -> Any:
             values: dict[Any, Any] = {}
             errors: list[dict[str, Any]] = []
-            for read in readers:
+            overrides = getattr(websocket.scope.get("app"), "dependency_overrides", None)
+            for read in readers_for(overrides) if overrides else readers:
                 read(websocket, values, errors)
             if errors:
                 await websocket.close(1008, _close_reason(errors))
                 return None
-            ctx = _Context(websocket, values, True)
+            ctx = _Context(websocket, values, True, overrides)
             exits: list[Finish] = []
             ctx.function_exits = exits
             try:
                 return await handler(**await arguments(ctx))
+            except HTTPException as exc:
+                ctx.error = exc
+                if websocket.application_state is not connecting:
+                    raise
+                # Before the handshake is accepted (a dependency checking
+                # credentials, say), an HTTP error refuses it with that response.
+                await websocket.deny(http_exception_response(exc))
+                return None
             except BaseException as exc:
                 ctx.error = exc
                 raise
@@ -432,20 +493,19 @@ class _HTTPBuilder(_Builder):
         respond = responder(self.msgspec, plan, self.options.response_class)
         handler = plan.call
         is_async = is_async_callable(handler)
-        # Flat (no dependency): the values are the handler's keyword arguments.
-        arguments = None if self.flat else self.arguments(plan)
         injected = [(name, _INJECT[what]) for name, what in plan.injected]
 
-        async def call(request: Request) -> Any:
-            values: dict[Any, Any] = {}
-            errors: list[dict[str, Any]] = []
-            for read in readers:
-                read(request, values, errors)
-            if read_body is not None:
-                await read_body(request, values, errors)
-            if errors:
-                raise RequestValidationError(errors)
-            if arguments is None:
+        if self.flat:  # no dependency: the values are the handler's keyword arguments
+
+            async def call_flat(request: Request) -> Any:
+                values: dict[Any, Any] = {}
+                errors: list[dict[str, Any]] = []
+                for read in readers:
+                    read(request, values, errors)
+                if read_body is not None:
+                    await read_body(request, values, errors)
+                if errors:
+                    raise RequestValidationError(errors)
                 for name, inject in injected:
                     values[name] = inject(request)
                 if is_async:
@@ -453,7 +513,24 @@ class _HTTPBuilder(_Builder):
                 else:
                     result = await run_in_threadpool(handler, **values)
                 return result if respond is None else respond(result)
-            ctx = _Context(request, values, False)
+
+            call_flat.__qualname__ = callable_name(handler)
+            return call_flat
+
+        arguments = self.arguments(plan)
+        readers_for = self.readers_for(readers)
+
+        async def call(request: Request) -> Any:
+            values: dict[Any, Any] = {}
+            errors: list[dict[str, Any]] = []
+            overrides = getattr(request.scope.get("app"), "dependency_overrides", None)
+            for read in readers_for(overrides) if overrides else readers:
+                read(request, values, errors)
+            if read_body is not None:
+                await read_body(request, values, errors)
+            if errors:
+                raise RequestValidationError(errors)
+            ctx = _Context(request, values, False, overrides)
             try:
                 kwargs = await arguments(ctx)
                 if is_async:

@@ -10,11 +10,12 @@ import sys
 from itertools import accumulate
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "JSONDecodeError", "dumps", "loads"]
+__all__ = ["MAX_DEPTH", "NESTED_TOO_DEEP", "JSONDecodeError", "dumps", "loads", "too_deep"]
 
 # Deeper request bodies are refused: deep values break recursive code (RFC 8259 section 9
 # lets a parser set this limit).
 MAX_DEPTH = 256
+NESTED_TOO_DEEP = f"nested more than {MAX_DEPTH} deep"
 
 orjson: Any
 try:  # pragma: no cover - which branch runs depends on the environment
@@ -146,7 +147,7 @@ def _may_overflow(body: bytes) -> bool:
     return b"e000" in shape or b"0" * 100 in shape
 
 
-def _too_deep(body: bytes) -> bool:
+def too_deep(body: bytes) -> bool:
     """Whether arrays and objects nest more than `MAX_DEPTH` deep in `body`.
 
     Exact for valid JSON. For broken JSON it never counts less than the depth the parser
@@ -210,8 +211,8 @@ def loads(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise JSONDecodeError("JSON body is not valid UTF-8") from None
-    if _too_deep(body):
-        raise JSONDecodeError(f"Malformed JSON: nested more than {MAX_DEPTH} deep")
+    if too_deep(body):
+        raise JSONDecodeError(f"Malformed JSON: {NESTED_TOO_DEEP}")
     # PERF: the float hook, a Python call per float, runs only where a number may overflow.
     decoder = _FINITE_DECODER if _may_overflow(body) else _DECODER
     try:

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ._typeinfo import is_class
+
 __all__ = ["REF_PREFIX", "Schemas"]
 
 REF_PREFIX = "#/components/schemas/"
@@ -203,7 +205,7 @@ def _mentions_pydantic(annotation: Any, depth: int = 0) -> bool:
     pydantic = sys.modules.get("pydantic")
     if pydantic is None or depth > 16:
         return False
-    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+    if is_class(annotation) and issubclass(annotation, pydantic.BaseModel):
         return True
     import typing
 

@@ -31,9 +31,11 @@ from ._typeinfo import (
     mentions_model,
     mentions_pydantic,
     split_annotated,
+    type_hints,
     type_name,
     with_metadata,
     without_none,
+    without_responses,
 )
 from .params import (
     REQUIRED,
@@ -192,12 +194,15 @@ def analyse(
     dependencies: Iterable[Dependency] = (),
     response_model: Any = ...,
     status_code: int | None = None,
+    connection: str | None = None,
 ) -> HandlerPlan:
     """The plan of handler `call` on `route`; `RegistrationError` (a `TypeError`) for a
-    parameter that cannot be served, naming it and the fix."""
+    parameter that cannot be served, naming it and the fix. `connection` names the
+    parameter that takes the request (or WebSocket) whatever its annotation: that of
+    a plain handler made typed by a route option."""
     msgspec = _msgspec()
     analyser = _Analyser(route, msgspec)
-    plan = analyser.callable_plan(call, (), tuple(dependencies))
+    plan = analyser.callable_plan(call, (), tuple(dependencies), connection)
     if response_model is ...:
         response_model = analyser.return_model(call)
     elif response_model is not None:
@@ -274,6 +279,7 @@ class _Analyser:
         call: Callable[..., Any],
         stack: tuple[Callable[..., Any], ...],
         extra: tuple[Dependency, ...],
+        connection: str | None = None,
     ) -> HandlerPlan:
         for index, seen in enumerate(stack):
             if seen is call:
@@ -295,6 +301,9 @@ class _Analyser:
                 raise self.error(
                     call, name, "positional-only parameters cannot be filled", "drop the `/`"
                 )
+            if name == connection:
+                injected.append((name, "websocket" if self.route.websocket else "request"))
+                continue
             raw = hints.get(name, parameter.annotation)
             annotation, metadata = split_annotated(raw)
             marker, default = self.marker_and_default(call, name, metadata, parameter.default)
@@ -311,7 +320,10 @@ class _Analyser:
                     kind = "a WebSocket" if self.route.websocket else "an HTTP"
                     wanted = "WebSocket" if self.route.websocket else "Request"
                     raise self.error(
-                        call, name, f"{kind} route gets no {what}", f"annotate it {wanted}"
+                        call,
+                        name,
+                        f"{kind} route gets no {what}",
+                        f"annotate it {wanted} (or HTTPConnection, which both routes give)",
                     )
                 injected.append((name, what))
                 continue
@@ -360,7 +372,7 @@ class _Analyser:
             target = getattr(call, "func", None) or type(call).__call__
         target = inspect.unwrap(target)
         try:
-            hints = typing.get_type_hints(target, include_extras=True)
+            hints = type_hints(target)
         except Exception as exc:
             raise self.error(
                 call,
@@ -422,6 +434,15 @@ class _Analyser:
                     "write Depends(function)",
                 )
             call = annotation
+        try:
+            hash(call)  # the key of its value in a request, and of its override
+        except TypeError:
+            raise self.error(
+                owner,
+                name,
+                f"dependency {callable_name(call)} cannot be hashed",
+                "make it hashable (a dataclass: frozen=True or eq=False; or define __hash__)",
+            ) from None
         plan = self.callable_plan(call, stack, ())
         is_generator, is_async = dependency_kind(call)
         return DependencyPlan(
@@ -622,7 +643,8 @@ class _Analyser:
                 call,
                 name,
                 f"the constraints do not fit type {type_name(annotation)} ({exc})",
-                "use length limits on str and lists, bounds on numbers",
+                "use length limits on str and lists, bounds on numbers (on each item of "
+                "a list: list[Annotated[int, msgspec.Meta(ge=1)]])",
             ) from None
         return result
 
@@ -684,10 +706,12 @@ class _Analyser:
         """The return annotation when it is a model (or a list of them), else None."""
         target = call.__init__ if inspect.isclass(call) else call
         try:
-            hints = typing.get_type_hints(inspect.unwrap(target), include_extras=True)
+            hints = type_hints(inspect.unwrap(target))
         except Exception:
             return None
         returned = hints.get("return")
+        if returned is not None:
+            returned = without_responses(returned)
         if returned is None or not mentions_model(returned):
             return None
         self.check_model(call, "the return annotation", returned)

@@ -6,10 +6,12 @@ registration (`bare._signature`) and to build the per-request steps (`bare._inje
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import sys
+import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "type_name",
     "with_metadata",
     "without_none",
+    "without_responses",
 ]
 
 Injected = Literal["request", "websocket", "connection", "background_tasks", "state"]
@@ -47,9 +50,43 @@ def callable_name(call: Any) -> str:
     )
 
 
+def is_class(annotation: Any) -> bool:
+    """Whether `annotation` is a class: not `list[int]` and the like, which Python 3.10
+    takes for classes too (`isinstance(list[int], type)` is True there)."""
+    return isinstance(annotation, type) and typing.get_origin(annotation) is None
+
+
+def type_hints(target: Any) -> dict[str, Any]:
+    """`typing.get_type_hints(target, include_extras=True)`, the same on every Python:
+    3.10 wraps the annotation of a parameter whose default is None in `Optional[...]`,
+    which would hide its `Annotated` markers (`x: Annotated[str, Query()] = None`)."""
+    hints = typing.get_type_hints(target, include_extras=True)
+    if sys.version_info >= (3, 11):
+        return hints
+    defaults = {
+        name: parameter.default
+        for name, parameter in _parameters(target).items()
+        if parameter.default is None
+    }
+    for name in defaults.keys() & hints.keys():
+        args = typing.get_args(hints[name])
+        if typing.get_origin(hints[name]) is typing.Union and len(args) == 2 and type(None) in args:
+            inner = next(a for a in args if a is not type(None))
+            if typing.get_origin(inner) is Annotated:
+                hints[name] = inner
+    return hints
+
+
+def _parameters(target: Any) -> Mapping[str, inspect.Parameter]:
+    try:
+        return inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
 def type_name(annotation: Any) -> str:
-    if isinstance(annotation, type):
-        return annotation.__qualname__
+    if is_class(annotation):
+        return str(annotation.__qualname__)
     return repr(annotation).replace("typing.", "")
 
 
@@ -79,7 +116,7 @@ def base_type(annotation: Any) -> Any:
 
 def injected_kind(annotation: Any) -> Injected | None:
     """What a parameter of this type is injected with, if it is one bare provides."""
-    if not isinstance(annotation, type):
+    if not is_class(annotation):
         return None
     from .requests import HTTPConnection, Request
     from .websockets import WebSocket
@@ -110,11 +147,7 @@ def without_none(annotation: Any) -> Any:
 
 def is_upload(annotation: Any) -> bool:
     forms = sys.modules.get("bare.forms")
-    return (
-        forms is not None
-        and isinstance(annotation, type)
-        and issubclass(annotation, forms.UploadFile)
-    )
+    return forms is not None and is_class(annotation) and issubclass(annotation, forms.UploadFile)
 
 
 def is_upload_list(annotation: Any) -> bool:
@@ -125,9 +158,7 @@ def is_upload_list(annotation: Any) -> bool:
 def is_pydantic(annotation: Any) -> bool:
     pydantic = sys.modules.get("pydantic")
     return (
-        pydantic is not None
-        and isinstance(annotation, type)
-        and issubclass(annotation, pydantic.BaseModel)
+        pydantic is not None and is_class(annotation) and issubclass(annotation, pydantic.BaseModel)
     )
 
 
@@ -185,7 +216,7 @@ def mentions_model(annotation: Any) -> bool:
     annotation = base_type(annotation)
     if is_pydantic(annotation):
         return True
-    if isinstance(annotation, type):
+    if is_class(annotation):
         msgspec = sys.modules.get("msgspec")
         return bool(
             (msgspec is not None and issubclass(annotation, msgspec.Struct))
@@ -198,9 +229,25 @@ def mentions_model(annotation: Any) -> bool:
     from .responses import Response
 
     args = typing.get_args(annotation)
-    if any(isinstance(a, type) and issubclass(a, Response) for a in args):
+    if any(is_class(a) and issubclass(a, Response) for a in args):
         return False
     return any(mentions_model(a) for a in args if a is not Ellipsis)
+
+
+def without_responses(annotation: Any) -> Any:
+    """A union's members that are not `Response` classes: `Model | Response` is the
+    model (a response returned is sent as it is), so the model still filters fields."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return annotation
+    from .responses import Response
+
+    kept = tuple(a for a in args if not (is_class(a) and issubclass(a, Response)))
+    if len(kept) == len(args):
+        return annotation
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 else typing.Union[kept]  # noqa: UP007 - from a tuple
 
 
 def agrees(annotation: Any, converted: Any) -> bool:
@@ -215,6 +262,8 @@ def agrees(annotation: Any, converted: Any) -> bool:
 def dependency_kind(call: Callable[..., Any]) -> tuple[bool, bool]:
     """(is_generator, is_async) of a dependency."""
     target = inspect.unwrap(call)
+    while isinstance(target, functools.partial):  # `partial(session, "db")`
+        target = inspect.unwrap(target.func)
     if not (inspect.isfunction(target) or inspect.ismethod(target)) and not inspect.isclass(target):
         target = type(target).__call__
     if inspect.isasyncgenfunction(target):

@@ -76,6 +76,9 @@ class Bare(MethodShortcuts):
     - `openapi_url`: where the OpenAPI document is served ("/openapi.json"), and
       `docs_url` the documentation page ("/docs"); None turns either off (see
       docs/openapi.md).
+    - `dependencies`: `Depends(...)` run before every route's own, for their effects,
+      on every HTTP and WebSocket route of this app (not on mounted apps' routes, nor
+      on the OpenAPI document and /docs); see docs/typed.md.
     """
 
     def __init__(
@@ -97,14 +100,19 @@ class Bare(MethodShortcuts):
         servers: Sequence[str | Mapping[str, Any]] | None = None,
         openapi_url: str | None = "/openapi.json",
         docs_url: str | None = "/docs",
+        dependencies: Iterable[Any] = (),
     ) -> None:
         self.debug = debug
         self.max_headers = max_headers
+        # The app's dependencies are its router's: given to every route added to the
+        # app, its own, those of included routers, WebSocket routes alike (not to
+        # mounted apps, nor to the OpenAPI document's routes).
         self.router = Router(
             redirect_slashes=redirect_slashes,
             max_body_size=max_body_size,
             etag=etag,
             form_limits=form_limits,
+            dependencies=dependencies,
         )
         self.state = State()
         # Typed handlers' dependencies replaced, for tests: {original: replacement},
@@ -360,7 +368,14 @@ class Bare(MethodShortcuts):
         if not self._docs_routes_added and self.openapi_url is not None:
             from . import _docs_ui  # loaded by the constructor already
 
-            _docs_ui.add_routes(self)  # the OpenAPI document and /docs, after the app's routes
+            # The OpenAPI document and /docs, after the app's routes and, as in FastAPI,
+            # without the app's dependencies.
+            router = self.router
+            dependencies, router.dependencies = router.dependencies, ()
+            try:
+                _docs_ui.add_routes(self)
+            finally:
+                router.dependencies = dependencies
         self._docs_routes_added = True
         app: ASGIApp = self._dispatch
         for middleware_class, options in reversed(self._middleware):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._jsonschema import REF_PREFIX, Schemas
+from ._typeinfo import is_class, type_hints
 from .exceptions import _phrase
 
 if TYPE_CHECKING:
@@ -423,6 +424,13 @@ class _Builder:
             for code, description in _body_errors(body, route.settings.max_body_size):
                 responses[code] = self._error(description)
         if options.requires is not None:
+            # The authentication backends answer malformed credentials with a 400.
+            body_400 = responses.get("400")
+            responses["400"] = self._error(
+                "Malformed credentials"
+                if body_400 is None
+                else f"{body_400['description']}, or malformed credentials"
+            )
             responses["401"] = self._error("Not authenticated")
             responses["403"] = self._error("Not allowed")
         if plan is not None and (has_parameters or (body is not None and _validated(body))):
@@ -607,10 +615,8 @@ def _validation_handler(owner: Any) -> Callable[..., Any] | None:
 def _return_model(handler: Callable[..., Any]) -> Any:
     """The model a handler's return annotation names, or None (no annotation, or a
     response class: bare cannot know what its body looks like)."""
-    import typing
-
     try:
-        hints = typing.get_type_hints(handler, include_extras=True)
+        hints = type_hints(handler)
     except Exception:  # an annotation that does not resolve: nothing to go on
         return None
     annotation = hints.get("return")
@@ -618,7 +624,7 @@ def _return_model(handler: Callable[..., Any]) -> Any:
         return None
     from .responses import Response
 
-    if isinstance(annotation, type) and issubclass(annotation, Response):
+    if is_class(annotation) and issubclass(annotation, Response):
         return None
     if annotation in (Any, object):
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypedDict, TypeVar, get_origin
 
 from ._concurrency import is_async_callable
 from ._endpoints import http_endpoint, websocket_endpoint
@@ -248,7 +248,10 @@ def _status_code(value: Any) -> int | None:
 
 
 def _response_class(value: Any) -> type[Response] | None:
-    if value is not None and not (isinstance(value, type) and issubclass(value, Response)):
+    # get_origin: Python 3.10 takes `list[X]` for a class, and issubclass refuses it.
+    if value is not None and not (
+        isinstance(value, type) and get_origin(value) is None and issubclass(value, Response)
+    ):
         raise TypeError(
             f"response_class must be a bare.responses.Response class (JSONResponse, "
             f"HTMLResponse...), not {value!r}"
@@ -409,7 +412,11 @@ def _takes_the_connection(
     if annotation is Any or annotation is object or annotation is HTTPConnection:
         return True
     wanted = Request if http else WebSocket
-    return isinstance(annotation, type) and issubclass(annotation, wanted)
+    return (
+        isinstance(annotation, type)
+        and get_origin(annotation) is None  # Python 3.10 takes `list[X]` for a class
+        and issubclass(annotation, wanted)
+    )
 
 
 def _resolved(endpoint: Callable[..., Any], name: str, annotation: str, http: bool) -> Any:
@@ -433,24 +440,83 @@ def _resolved(endpoint: Callable[..., Any], name: str, annotation: str, http: bo
         return known.get(annotation, annotation)
 
 
-def _compile_websocket(route: WebSocketRoute) -> Compiled:
-    if not route.dependencies and _takes_the_connection(
-        route.endpoint, route.template.param_names, False
-    ):
+def _first_parameter(endpoint: Callable[..., Any]) -> str | None:
+    import inspect
+
+    try:
+        return next(iter(inspect.signature(endpoint).parameters), None)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compile_websocket(route: WebSocketRoute, handler: Callable[..., Any]) -> Compiled:
+    plain = _takes_the_connection(handler, route.template.param_names, False)
+    if plain and not route.dependencies:
         return None, None
     from ._injection import compile_websocket  # here: only apps with typed handlers load it
 
-    return compile_websocket(route)
+    # A plain handler made typed (by dependencies) is still given the connection.
+    compiled = compile_websocket(route, handler, _first_parameter(handler) if plain else None)
+    _check_hidden_requires(route.path, handler, compiled[0])
+    return compiled
 
 
-def _compile_http(route: Route) -> Compiled:
-    if not route.options.typed and _takes_the_connection(
-        route.endpoint, route.template.param_names, True
-    ):
+def _compile_http(route: Route, handler: Callable[..., Any]) -> Compiled:
+    plain = _takes_the_connection(handler, route.template.param_names, True)
+    if plain and not route.options.typed:
         return None, None
     from ._injection import compile_http  # here: only apps with typed handlers load it
 
-    return compile_http(route)
+    # A plain handler made typed (by a route option) is still given the request.
+    compiled = compile_http(route, handler, _first_parameter(handler) if plain else None)
+    _check_hidden_requires(route.path, handler, compiled[0])
+    return compiled
+
+
+def _check_hidden_requires(path: str, handler: Callable[..., Any], plan: Any) -> None:
+    """Refuse a typed handler with `@requires(...)` under another decorator when it
+    takes no request: that `requires` would find none to check, at every request."""
+    if getattr(handler, "__bare_requires__", None) is None:
+        return
+    if any(what in ("request", "websocket", "connection") for _, what in plan.injected):
+        return
+    raise RegistrationError(
+        f"route {path!r}, handler {_endpoint_name(handler)}: @requires(...) sits under "
+        "another decorator, where the route cannot take it apart, and the handler takes "
+        "no request for it to check; put @requires(...) right below the route's "
+        "decorator, or give the route requires=[...]"
+    )
+
+
+def _guarded(
+    endpoint: Callable[..., Any], requires: tuple[str, ...] | None
+) -> tuple[Callable[..., Any], tuple[str, ...] | None, Any]:
+    """A handler decorated with `bare.authentication.requires(...)`, taken apart: the
+    handler under it, the scopes of `requires` (the route's, then the decorator's) and
+    what the decorator asked (None for a handler that is not decorated). The route
+    checks them itself, so typed handlers can be decorated too."""
+    if getattr(endpoint, "__bare_requires__", None) is None:
+        return endpoint, requires, None
+    from .authentication import requirement_of  # loaded already: `requires` made it
+
+    found = requirement_of(endpoint)
+    if found is None:  # `requires` under another decorator: served as it is
+        return endpoint, requires, None
+    handler, requirement = found
+    scopes = tuple(dict.fromkeys((*(requires or ()), *requirement.scopes)))
+    return handler, scopes, requirement
+
+
+def _checking(endpoint: Callable[..., Any], scopes: tuple[str, ...], requirement: Any) -> Any:
+    """`endpoint`, checking the scopes first, as `requirement` (the decorator's, if
+    the handler had one) says to refuse."""
+    from .authentication import requires  # here: only apps that use it load it
+
+    if requirement is None:
+        return requires(*scopes)(endpoint)
+    return requires(*scopes, status_code=requirement.status_code, redirect=requirement.redirect)(
+        endpoint
+    )
 
 
 class Route:
@@ -485,6 +551,10 @@ class Route:
         )
         if not self.methods:
             raise RouteError(f"route {path!r} answers no method")
+        # A handler under `@requires(...)`: its scopes join the route's `requires`.
+        self._handler, requires, self._requirement = _guarded(endpoint, options.requires)
+        if requires != options.requires:
+            options = options.replace(requires=requires)
         self.options = options
         self.name = options.name if options.name is not None else _endpoint_name(endpoint)
         self._compile(_compiled)
@@ -495,7 +565,7 @@ class Route:
         through the callable built from its plan (see docs/typed.md). `compiled`: what
         a copy of this route under a prefix without parameters reuses."""
         if compiled is None:
-            compiled = _compile_http(self)
+            compiled = _compile_http(self, self._handler)
         self.plan, self._typed_call = compiled
 
     def bind(self, defaults: RouteSettings) -> None:
@@ -508,11 +578,9 @@ class Route:
             defaults.etag if options.etag is ... else options.etag,
             defaults.form_limits if options.form_limits is ... else options.form_limits,
         )
-        endpoint = self.endpoint if self._typed_call is None else self._typed_call
+        endpoint = self._handler if self._typed_call is None else self._typed_call
         if options.requires is not None:
-            from .authentication import requires  # here: only apps that use it load it
-
-            endpoint = requires(*options.requires)(endpoint)
+            endpoint = _checking(endpoint, options.requires, self._requirement)
         self.handle: ASGIApp = http_endpoint(endpoint, self.settings)
 
     @property
@@ -575,18 +643,16 @@ class WebSocketRoute:
         self.endpoint = endpoint
         self.name = name if name is not None else _endpoint_name(endpoint)
         self.dependencies = _dependencies(dependencies)
+        # As for HTTP routes: the scopes a connection needs, checked before the handler,
+        # those of `requires=` and of a `@requires(...)` on the handler.
+        handler, self.requires, requirement = _guarded(endpoint, _scopes(requires))
         if _compiled is None:
-            _compiled = _compile_websocket(self)
+            _compiled = _compile_websocket(self, handler)
         self.plan, typed_call = _compiled
         self._compiled = _compiled
-        # As for HTTP routes: the scopes a connection needs, checked before the handler.
-        self.requires = _scopes(requires)
-        if typed_call is not None:
-            endpoint = typed_call
+        endpoint = handler if typed_call is None else typed_call
         if self.requires is not None:
-            from .authentication import requires as requiring  # only apps that use it load it
-
-            endpoint = requiring(*self.requires)(endpoint)
+            endpoint = _checking(endpoint, self.requires, requirement)
         self.handle: ASGIApp = websocket_endpoint(endpoint)
 
     def bind(self, defaults: RouteSettings) -> None:
