@@ -25,6 +25,11 @@ import pytest
 
 from servers import uvicorn
 
+# Installed for Python 3.11 and later only (see the test extra in pyproject.toml): the
+# releases for 3.10 stop at 4.30, which takes unknown query parameters for invalid input.
+pytest.importorskip("schemathesis", minversion="4.32")
+from schemathesis.config import SchemathesisWarning  # after the version check
+
 SEED = 20250
 MAX_EXAMPLES = 25
 TOKEN = "schemathesis-token"
@@ -47,8 +52,11 @@ WARNINGS = [
     "dictionary_mismatch",
     "timeout_units",
 ]
+# Those this schemathesis knows (the releases for Python 3.10 stop at 4.30, which knows
+# fewer, and refuses a name it does not know).
+KNOWN = {warning.value for warning in SchemathesisWarning}
 CONFIG = "[warnings]\nfail-on = true\ndisplay = [{}]\n".format(
-    ", ".join(f'"{name}"' for name in WARNINGS)
+    ", ".join(f'"{name}"' for name in WARNINGS if name in KNOWN)
 )
 
 # What each operation must have answered at least once: a success, and the 4xx of
