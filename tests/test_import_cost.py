@@ -31,6 +31,7 @@ LAZY = [
     "bare.openapi",  # the OpenAPI document, built when first asked for
     "bare._docs_ui",  # /docs, loaded by Bare() unless turned off
     "tempfile",  # uploads spooled to disk
+    "bare.shutdown",  # closing connections at shutdown, for apps that wire it
     "bare.broadcast",  # publish/subscribe, imported by apps that use it
     "redis",  # bare.sessions.RedisStore (and the Redis backends), made by apps that use them
 ]

@@ -3,6 +3,7 @@ and what happens when they raise."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,14 @@ from .responses import (
     json_messages,
     text_messages,
 )
-from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from .websockets import (
+    NO_LIMITS,
+    WebSocketDisconnect,
+    WebSocketLimits,
+    WebSocketState,
+    _uncancel,
+)
+from .websockets import _open as open_websockets
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -231,19 +239,31 @@ async def handle_exception(app: Bare | None, exc: Exception, request: Request) -
     return server_error_response(exc, request.scope, app is not None and app.debug)
 
 
-def websocket_endpoint(endpoint: Callable[..., Any]) -> ASGIApp:
+def websocket_endpoint(
+    endpoint: Callable[..., Any], limits: WebSocketLimits = NO_LIMITS
+) -> ASGIApp:
     """The ASGI callable that serves one WebSocket route: it hands the connection to
-    `endpoint` as a `WebSocket`; an exception closes the connection (1011, or the code
-    of a `WebSocketException`) without sending its text."""
+    `endpoint` as a `WebSocket` (one that checks `limits`, when any is set); an
+    exception closes the connection (1011, or the code of a `WebSocketException`)
+    without sending its text. While it runs, `bare.websockets.close_all()` can reach
+    the connection; when it ends, what the connection left to clean up is (rooms)."""
+    connection = limits.websocket_class()
+    current_task = asyncio.current_task
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-        websocket = WebSocket(scope, receive, send)
+        websocket = connection(scope, receive, send)
+        open_websockets[websocket] = current_task()
         try:
             await endpoint(websocket)
         except WebSocketDisconnect:
             pass  # the client left: not an error
         except WebSocketException as exc:
             await websocket.close(exc.code, exc.reason)
+        except asyncio.CancelledError:
+            if websocket._going_away is None:
+                raise
+            # close_all() gave up waiting for the handler: the connection is closed.
+            _uncancel()
         except Exception as exc:
             logger.exception("unhandled error in websocket %s", scope.get("path"))
             scope[SERVER_EXCEPTION_KEY] = exc
@@ -253,6 +273,11 @@ def websocket_endpoint(endpoint: Callable[..., Any]) -> ASGIApp:
             await websocket.close(
                 1008 if websocket.application_state is WebSocketState.CONNECTING else 1000
             )
+        finally:
+            del open_websockets[websocket]
+            # The one check a connection that joined no room and has no idle timeout pays.
+            if websocket._cleanups is not None:
+                await websocket._end()
 
     serve.__qualname__ = f"websocket_endpoint({_name(endpoint)})"
     return serve

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .forms import FormLimits
+    from .websockets import WebSocketLimitArgs
 
 __all__ = ["Bare", "State"]
 
@@ -230,10 +231,15 @@ class Bare(MethodShortcuts):
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
         dependencies: Iterable[Any] = (),
+        **limits: Unpack[WebSocketLimitArgs],
     ) -> Callable[[F], F]:
         """Register the decorated WebSocket handler on `path` (`requires`: the scopes a
-        connection needs, as for HTTP routes; `dependencies`: `Depends(...)` run first)."""
-        return self.router.websocket(path, name=name, requires=requires, dependencies=dependencies)
+        connection needs, as for HTTP routes; `dependencies`: `Depends(...)` run first;
+        the limits `max_message_size`, `message_rate`, `message_burst`, `idle_timeout`:
+        see `bare.websockets.WebSocketLimits`)."""
+        return self.router.websocket(
+            path, name=name, requires=requires, dependencies=dependencies, **limits
+        )
 
     def add_route(
         self,
@@ -253,10 +259,11 @@ class Bare(MethodShortcuts):
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
         dependencies: Iterable[Any] = (),
+        **limits: Unpack[WebSocketLimitArgs],
     ) -> WebSocketRoute:
-        """Register a WebSocket handler on `path`."""
+        """Register a WebSocket handler on `path` (options as for `websocket`)."""
         return self.router.add_websocket_route(
-            path, endpoint, name=name, requires=requires, dependencies=dependencies
+            path, endpoint, name=name, requires=requires, dependencies=dependencies, **limits
         )
 
     def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Mount:

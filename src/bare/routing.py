@@ -22,6 +22,7 @@ from .middleware import RESPONSE_HEADERS_KEY
 from .requests import DEFAULT_MAX_BODY_SIZE
 from .responses import Response
 from .types import ASGIApp, Message, Receive, Scope, Send
+from .websockets import WebSocketLimitArgs, WebSocketLimits
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -622,6 +623,11 @@ class WebSocketRoute:
     A handler that declares more than the connection is typed, as HTTP handlers are
     (path, query, header and cookie parameters, dependencies: docs/typed.md);
     `dependencies` are `Depends(...)` run before it, for their effects.
+
+    The limit options (`max_message_size`, `message_rate`, `message_burst`,
+    `idle_timeout`: see `bare.websockets.WebSocketLimits`) bound what a client sends;
+    `limits` gives them all at once, as a `WebSocketLimits`, and the options change
+    some of those.
     """
 
     methods = (WEBSOCKET_METHOD,)
@@ -634,10 +640,15 @@ class WebSocketRoute:
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
         dependencies: Iterable[Any] = (),
+        limits: WebSocketLimits | None = None,
         _compiled: Compiled | None = None,
+        **limit_args: Unpack[WebSocketLimitArgs],
     ) -> None:
         if not is_async_callable(endpoint):
             raise TypeError(f"WebSocket handler {_endpoint_name(endpoint)!r} must be async")
+        if limits is not None and not isinstance(limits, WebSocketLimits):
+            raise TypeError(f"limits is a bare.websockets.WebSocketLimits, not {limits!r}")
+        self.limits = limits = WebSocketLimits.from_args(limit_args, limits)
         self.path = path
         self.template: PathTemplate = parse_template(path)
         self.endpoint = endpoint
@@ -653,13 +664,13 @@ class WebSocketRoute:
         endpoint = handler if typed_call is None else typed_call
         if self.requires is not None:
             endpoint = _checking(endpoint, self.requires, requirement)
-        self.handle: ASGIApp = websocket_endpoint(endpoint)
+        self.handle: ASGIApp = websocket_endpoint(endpoint, limits)
 
     def bind(self, defaults: RouteSettings) -> None:
         """Nothing to fill in: a WebSocket route takes no option from the app."""
 
     def with_prefix(self, prefix: str) -> WebSocketRoute:
-        """This route under `prefix`, with the same handler, name and scopes."""
+        """This route under `prefix`, with the same handler, name, scopes and limits."""
         return self.with_dependencies(prefix, ())
 
     def with_dependencies(self, prefix: str, outer: tuple[Any, ...]) -> WebSocketRoute:
@@ -671,6 +682,7 @@ class WebSocketRoute:
             name=self.name,
             requires=self.requires,
             dependencies=(*outer, *self.dependencies),
+            limits=self.limits,
             _compiled=self._compiled if reuse else None,
         )
 
@@ -926,11 +938,13 @@ class Router(MethodShortcuts):
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
         dependencies: Iterable[Any] = (),
+        **limits: Unpack[WebSocketLimitArgs],
     ) -> WebSocketRoute:
         """Register a WebSocket handler on `path` (`requires`, `dependencies`: see
-        `RouteOptions`)."""
+        `RouteOptions`; the limits `max_message_size`, `message_rate`, `message_burst`
+        and `idle_timeout`: see `bare.websockets.WebSocketLimits`)."""
         route = WebSocketRoute(
-            path, endpoint, name=name, requires=requires, dependencies=dependencies
+            path, endpoint, name=name, requires=requires, dependencies=dependencies, **limits
         )
         added = self.add(route)
         assert isinstance(added, WebSocketRoute)
@@ -1041,15 +1055,24 @@ class Router(MethodShortcuts):
         name: str | None = None,
         requires: str | Iterable[str] | None = None,
         dependencies: Iterable[Any] = (),
+        **limits: Unpack[WebSocketLimitArgs],
     ) -> Callable[[F], F]:
         """Decorator form of `add_websocket_route`."""
-        _scopes(requires)  # checked now, so that a mistake fails at the decorator's line
+        # Checked now, so that a mistake fails at the decorator's line.
+        _scopes(requires)
         dependencies = _dependencies(dependencies)
+        checked = WebSocketLimits.from_args(limits)
 
         def decorator(endpoint: F) -> F:
-            self.add_websocket_route(
-                path, endpoint, name=name, requires=requires, dependencies=dependencies
+            route = WebSocketRoute(
+                path,
+                endpoint,
+                name=name,
+                requires=requires,
+                dependencies=dependencies,
+                limits=checked,
             )
+            self.add(route)
             return endpoint
 
         return decorator

@@ -12,6 +12,9 @@
         async for event in subscriber:
             print(event.channel, event.message)
 
+`Rooms(broadcast)` groups WebSocket connections into rooms on top of it (join, leave,
+send to a room; docs/websockets.md, "Rooms").
+
 Not imported by `import bare`: import `bare.broadcast` to use it. The Redis backend
 needs redis-py (`pip install redis`), imported when a Redis URL is given. See
 docs/websockets.md, "Broadcast".
@@ -26,6 +29,7 @@ from ._broadcast import (
     Subscriber,
     SubscriberOverflow,
 )
+from ._rooms import Room, Rooms
 
 __all__ = [
     "Broadcast",
@@ -33,6 +37,8 @@ __all__ = [
     "BroadcastUnavailable",
     "Event",
     "OnFull",
+    "Room",
+    "Rooms",
     "Subscriber",
     "SubscriberOverflow",
 ]

@@ -139,8 +139,14 @@ class RedisBackend:
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            # NOTE: asyncio.wait_for can swallow a cancellation that comes as the call
+            # it waits for fails (Python < 3.12): the reader, reconnecting, then goes
+            # on. So cancel again until it is done; and wait without taking its outcome
+            # as ours, so that a cancellation of disconnect() itself still reaches it.
+            while not (await asyncio.wait({reader}, timeout=min(self._timeout, 0.1)))[0]:
+                reader.cancel()
+            if not reader.cancelled():
+                reader.exception()  # retrieved: the reader logs its own troubles
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             await self._close(pubsub.aclose())  # type: ignore[no-untyped-call]
