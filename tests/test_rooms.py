@@ -99,7 +99,9 @@ def test_every_member_gets_every_message_of_its_room_in_order(url: str) -> None:
                 sent["garden"].append(text)
                 await garden[n % 2].send_text(text)
             for name, members in (("lobby", lobby), ("garden", garden)):
-                seen = [[await member.receive_text() for _ in sent[name]] for member in members]
+                seen = []
+                for member in members:  # (no nested await comprehension: Python 3.10)
+                    seen.append([await member.receive_text() for _ in sent[name]])
                 assert all(got == seen[0] for got in seen)  # one order for the whole room
                 assert sorted(seen[0]) == sorted(sent[name])  # all of it, none of the other
                 for sender in {text.rsplit(" ", 1)[0] for text in sent[name]}:
