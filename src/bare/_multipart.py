@@ -175,8 +175,8 @@ async def parse_multipart(
                         if size <= spool:
                             file.write(event)  # in memory, and it stays there
                         else:
-                            # PERF: to disk in batches: a thread hop costs more than
-                            # the write of a chunk.
+                            # To disk in batches: a thread hop costs more than the
+                            # write of a chunk.
                             pending.append(event)
                             pending_size += len(event)
                             if pending_size >= DISK_BATCH:

@@ -17,7 +17,7 @@ from .forms import FormData, FormLimits, limit_exceeded, malformed
 
 __all__ = ["parse_urlencoded"]
 
-# PERF: the pieces are found by a regex rather than split(): a body of a million `&`
+# The pieces are found by a regex rather than split(): a body of a million `&`
 # would otherwise make a list of a million empty pieces.
 _PIECES = re.compile(rb"[^&]+").finditer
 

@@ -190,7 +190,7 @@ class FormData(Mapping[str, "str | UploadFile"]):
         self._first: dict[str, str | UploadFile] | None = None
 
     def _index(self) -> dict[str, str | UploadFile]:
-        # PERF: built on the first lookup: a handler that only iterates never pays for it.
+        # Built on the first lookup: a handler that only iterates never pays for it.
         first = self._first
         if first is None:
             first = {}

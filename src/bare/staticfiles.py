@@ -283,9 +283,9 @@ class StaticFiles:
             # PERF: a path `_inside` gave back as it was has no link below the root, so a
             # sibling that is itself no link is inside too: one lstat tells, and a failed
             # one (most files have no siblings) is the cheap answer. A link, or a path
-            # that went through one, takes `_regular`. Guarded by
-            # tests/test_staticfiles.py::test_a_sibling_link_out_is_refused and
-            # ::test_precompressed_by_accept_encoding.
+            # that went through one, takes `_regular`
+            # (guarded by tests/test_staticfiles.py::test_a_sibling_link_out_is_refused
+            # and tests/test_staticfiles.py::test_precompressed_by_accept_encoding).
             unlinked = found[0] == candidate
             for encoding, suffix in _ENCODINGS:
                 path = candidate + suffix
