@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._json import JSONDecodeError, loads
 from ._paths import full_path
+from ._query import TooManyItems, parse_query
 from .datastructures import URL, Address, QueryParams, State
 from .exceptions import ClientDisconnect, HTTPException
 from .headers import Headers, parse_cookie
@@ -129,19 +130,11 @@ class HTTPConnection:
         """Every query parameter: name -> list of values. More than 1000 items is a 400."""
         if self._query is None:
             try:
-                from urllib.parse import parse_qsl  # here: see _quote
-
-                pairs = parse_qsl(
-                    self.query_string, keep_blank_values=True, max_num_fields=MAX_QUERY_ITEMS
-                )
-            except ValueError:
+                self._query = parse_query(self.query_string, MAX_QUERY_ITEMS)
+            except TooManyItems:
                 raise HTTPException(
                     400, f"Too many query parameters (limit {MAX_QUERY_ITEMS})"
                 ) from None
-            params = QueryParams()
-            for name, value in pairs:
-                params.setdefault(name, []).append(value)
-            self._query = params
         return self._query
 
     def query(self, name: str, default: str = "") -> str:
@@ -330,6 +323,7 @@ class Request(HTTPConnection):
     _form_limits: FormLimits | None = None  # the route's form limits, if not the defaults
     _form: FormData | None = None  # what form() read, kept
     _stream_consumed = False
+    _received = 0  # bytes of body read so far (counted only under a limit)
     _disconnected = False
     _pending: list[Message] | None = None  # messages read ahead by is_disconnected()
     _tasks: BackgroundTasks | None = None  # add_background_task's, run after the response
@@ -397,35 +391,54 @@ class Request(HTTPConnection):
             if self._body:
                 yield self._body
             return
+        limit = self._start_reading()
+        more = True
+        while more:
+            chunk, more = await self._next_chunk(limit)
+            if chunk:
+                yield chunk
+
+    async def body(self) -> bytes:
+        """The whole body, read once and kept."""
+        if self._body is None:
+            # The chunks of `stream()`, read without an async generator: most bodies
+            # come in one message.
+            limit = self._start_reading()
+            chunk, more = await self._next_chunk(limit)
+            if more:
+                chunks = [chunk]
+                while more:
+                    chunk, more = await self._next_chunk(limit)
+                    chunks.append(chunk)
+                chunk = b"".join(chunks)
+            self._body = chunk if type(chunk) is bytes else bytes(chunk)
+        return self._body
+
+    def _start_reading(self) -> int | None:
+        """Claim the body for one reader and check its declared length; the limit."""
         if self._stream_consumed:
             raise RuntimeError("the request body has already been consumed")
         self._stream_consumed = True
         self._check_declared_length()
-        limit = self.max_body_size
-        received = 0
+        return self.max_body_size
+
+    async def _next_chunk(self, limit: int | None) -> tuple[bytes, bool]:
+        """The next piece of the body and whether more follows; a 413 once the pieces
+        pass `limit`, `ClientDisconnect` if the client has gone."""
         while True:
             pending = self._pending
             message = pending.pop(0) if pending else await self._receive()
             kind = message["type"]
             if kind == "http.request":
                 chunk: bytes = message.get("body", b"")
-                received += len(chunk)
-                if limit is not None and received > limit:
-                    raise _too_large(limit)
-                if chunk:
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-            elif kind == "http.disconnect":
+                if limit is not None:
+                    self._received += len(chunk)
+                    if self._received > limit:
+                        raise _too_large(limit)
+                return chunk, message.get("more_body", False)
+            if kind == "http.disconnect":
                 self._disconnected = True
                 raise ClientDisconnect()
-
-    async def body(self) -> bytes:
-        """The whole body, read once and kept."""
-        if self._body is None:
-            chunks = [chunk async for chunk in self.stream()]
-            self._body = b"".join(chunks)
-        return self._body
 
     async def text(self) -> str:
         """The body decoded as UTF-8 (invalid UTF-8 is a 400)."""
