@@ -1,7 +1,9 @@
 """`bare._json.loads`: the strict parser behind `request.json()` and `receive_json()`.
 
-Request bodies are always parsed by the standard library (orjson only writes JSON:
-it reads integers beyond 64 bits as floats), so there is one parser to test here.
+bare parses request bodies with msgspec when it is installed and with the standard
+library otherwise (orjson only writes JSON: it reads integers beyond 64 bits as floats).
+Every parsing test here runs on both parsers, and a generated-body test holds the two
+together; neither is trusted over the other, and `json.loads` is the plain oracle.
 """
 
 from __future__ import annotations
@@ -13,7 +15,26 @@ from typing import Any
 
 import pytest
 
-from bare._json import MAX_DEPTH, JSONDecodeError, _has_lone_surrogate, loads
+import bare._json
+from bare._json import (
+    MAX_DEPTH,
+    JSONDecodeError,
+    _has_lone_surrogate,
+    loads,
+    msgspec_parser,
+    parse_stdlib,
+)
+
+parse_msgspec = msgspec_parser()
+assert parse_msgspec is not None, "the test extra installs msgspec"
+PARSERS = {"stdlib": parse_stdlib, "msgspec": parse_msgspec}
+
+
+@pytest.fixture(autouse=True, params=list(PARSERS))
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test of this module runs once with each parser behind `loads`."""
+    monkeypatch.setattr(bare._json, "_parse", PARSERS[request.param])
+    return str(request.param)
 
 
 def nested(depth: int, inner: bytes = b"", opener: bytes = b"[", closer: bytes = b"]") -> bytes:

@@ -1,4 +1,5 @@
-"""JSON in and out: compact UTF-8 output (orjson when installed), strict input parsing."""
+"""JSON in and out: compact UTF-8 output (orjson when installed), strict input parsing
+(msgspec when installed)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
 
@@ -205,14 +207,21 @@ def loads(body: bytes) -> Any:
     """Parse a request body strictly: UTF-8 only, no `NaN`/`Infinity`, no numbers too large
     for a float, no lone surrogates, at most `MAX_DEPTH` levels of arrays and objects.
 
-    Raises `JSONDecodeError` with a message for the server's log.
+    msgspec parses when it is installed, the standard library otherwise; both give the
+    same answers (tests/test_json.py runs every case on each, and holds them together on
+    generated bodies). Raises `JSONDecodeError` with a message for the server's log.
     """
+    if too_deep(body):
+        raise JSONDecodeError(f"Malformed JSON: {NESTED_TOO_DEEP}")
+    return _parse(body)
+
+
+def parse_stdlib(body: bytes) -> Any:
+    """`loads` by the standard library's parser, with the checks it does not make itself."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise JSONDecodeError("JSON body is not valid UTF-8") from None
-    if too_deep(body):
-        raise JSONDecodeError(f"Malformed JSON: {NESTED_TOO_DEEP}")
     # PERF: the float hook, a Python call per float, runs only where a number may overflow.
     decoder = _FINITE_DECODER if _may_overflow(body) else _DECODER
     try:
@@ -230,3 +239,44 @@ def loads(body: bytes) -> Any:
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise JSONDecodeError("Malformed JSON: a lone UTF-16 surrogate")
     return value
+
+
+def msgspec_parser() -> Callable[[bytes], Any] | None:
+    """`loads` by msgspec's parser, or None if msgspec is not installed.
+
+    msgspec refuses by itself what the standard library needs checks for: invalid UTF-8,
+    `NaN` and `Infinity`, floats that overflow, integers past Python's digit limit and
+    lone surrogates. It reads integers of any size exactly, as the standard library does
+    (orjson, by contrast, turns those past 64 bits into floats, so it never parses here).
+    """
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    decode = msgspec.json.Decoder().decode
+    DecodeError, ValidationError = msgspec.DecodeError, msgspec.ValidationError
+
+    def parse_msgspec(body: bytes) -> Any:
+        try:
+            return decode(body)
+        except ValidationError:  # its words for a number out of range
+            raise JSONDecodeError("Malformed JSON: number too large") from None
+        except DecodeError as exc:
+            reason = str(exc)
+            if "UTF-8" in reason:
+                raise JSONDecodeError("JSON body is not valid UTF-8") from None
+            raise JSONDecodeError(f"Malformed JSON: {reason}") from None
+        except RecursionError:  # not expected below MAX_DEPTH; kept as a net
+            raise JSONDecodeError("Malformed JSON: nested too deeply") from None
+
+    return parse_msgspec
+
+
+def _choose_parser(body: bytes) -> Any:
+    # The first body picks the parser: msgspec is imported then, not with bare.
+    global _parse
+    _parse = msgspec_parser() or parse_stdlib
+    return _parse(body)
+
+
+_parse: Callable[[bytes], Any] = _choose_parser
