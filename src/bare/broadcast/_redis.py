@@ -33,6 +33,17 @@ __all__ = ["RedisBackend"]
 
 logger = logging.getLogger("bare.broadcast")
 
+# redis-py 8 skips its check of pooled connections while "maintenance notifications"
+# are on (its default): after Redis restarts, each connection of the pool that Redis
+# closed would then fail one publish, which nothing here retries. Turned off, the pool
+# replaces them unseen. Older redis-py checks them anyway and has no such option.
+# Guarded by tests/test_broadcast_redis_faults.py::test_publishing_works_at_once_after_a_restart.
+_CHECKED_POOL: dict[str, Any] = {}
+with contextlib.suppress(ImportError):
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    _CHECKED_POOL["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+
 # What a lost, refused or silent connection raises on the way up.
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -98,6 +109,7 @@ class RedisBackend:
             # NOTE: no retries inside redis-py: a publish fails at once with a clear
             # error, and the reader does its own reconnecting.
             retry=Retry(NoBackoff(), 0),
+            **_CHECKED_POOL,
         )
         try:
             pubsub = await self._open(client)
