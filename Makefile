@@ -14,10 +14,11 @@ SERVE_STAMP := $(VENV)/.installed-serve
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 LINT_STAMP := $(VENV)/.installed-lint
+DOCS_STAMP := $(VENV)/.installed-docs
 EXTRAS := $(PY) scripts/install_extras.py
 
-.PHONY: install run test test-compiled test-pure test-pythons mutation bench lint annotate dist \
-	check-dist clean
+.PHONY: install run test test-compiled test-pure test-pythons mutation bench lint docs \
+	annotate dist check-dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,10 @@ $(BENCH_STAMP): $(TEST_STAMP)
 
 $(LINT_STAMP): $(TEST_STAMP)
 	$(EXTRAS) speedups test lint
+	touch $@
+
+$(DOCS_STAMP): $(TEST_STAMP)
+	$(EXTRAS) speedups test docs
 	touch $@
 
 ## run: serve the example app on uvicorn + uvloop + httptools at http://$(HOST):$(PORT)
@@ -82,6 +87,11 @@ lint: $(LINT_STAMP)
 	$(VENV)/bin/mypy
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/cython-lint --max-line-length 100 src/bare
 
+## docs: the documentation site (mkdocs.yml) and its API reference, in build/site; strict, so a
+## broken link, a missing anchor, a page left out of the nav or a docstring warning fails it
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
+
 ## annotate: Cython's HTML report of the compiled router, in build/annotate/_router.html
 # (written aside, so that the build's own src/bare/_router.c is left as it is)
 annotate: $(SERVE_STAMP)
@@ -89,15 +99,27 @@ annotate: $(SERVE_STAMP)
 	mkdir -p build/annotate
 	$(VENV)/bin/cython -a -o build/annotate/_router.c src/bare/_router.pyx
 
-## dist: build the compiled wheel and the pure one (BARE_NO_EXTENSIONS=1) into dist/
-dist: $(PY)
-	rm -rf build dist
-	BARE_NO_EXTENSIONS=0 BARE_REQUIRE_EXTENSIONS=1 $(PY) -m pip wheel --quiet --no-deps -w dist .
-	rm -rf build
-	BARE_NO_EXTENSIONS=1 $(PY) -m pip wheel --quiet --no-deps -w dist .
-	rm -rf build
+DIST_STAMP := $(VENV)/.installed-dist
+$(DIST_STAMP): $(SERVE_STAMP)
+	$(EXTRAS) dist
+	touch $@
 
-## check-dist: build both wheels, then check them: no debug sections, no sources, no .so in the pure one
+## dist: into dist/, the sdist, then two wheels built from it, each in an isolated environment
+## (so nothing built in place in the checkout can slip in): the compiled one, with release
+## flags (Python's own -O level, no debug information, stripped), and the pure one
+## (BARE_NO_EXTENSIONS=1, py3-none-any); twine then checks the metadata of all three.
+## The sdist is made without compiling: it carries the .pyx sources either way (MANIFEST.in).
+dist: $(DIST_STAMP)
+	rm -rf build dist
+	BARE_NO_EXTENSIONS=1 $(PY) -m build --quiet --sdist --outdir dist .
+	BARE_NO_EXTENSIONS=0 BARE_REQUIRE_EXTENSIONS=1 BARE_DEBUG_BUILD=0 LDFLAGS=-s \
+		$(PY) -m build --quiet --wheel --outdir dist dist/bare-*.tar.gz
+	BARE_NO_EXTENSIONS=1 $(PY) -m build --quiet --wheel --outdir dist dist/bare-*.tar.gz
+	$(VENV)/bin/twine check --strict dist/*
+
+## check-dist: build the distributions, check what each carries (scripts/check_dist.py), then
+## install each wheel, and the sdist built pure, into a fresh venv and smoke-test it there
+## (scripts/dist_smoke.py); the sdist's build fetches setuptools and Cython from the index
 check-dist: dist
 	$(PY) scripts/check_dist.py dist
 
