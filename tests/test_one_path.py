@@ -856,6 +856,26 @@ def test_slash_redirects_follow_the_method(asgi_call: Call, make_router: Call) -
     assert (reply.status, reply.header("location")) == (308, "/items")
 
 
+@pytest.mark.parametrize(
+    "patterns",
+    [("/", "/a", "/a/b"), ("/", "/a/"), ("/{x}", "/a/{y}/"), ("/", "/files/{rest:path}")],
+    ids=["root-and-plain", "root-and-slashed", "params", "path-parameter"],
+)
+def test_a_slash_is_added_only_where_a_pattern_could_take_it(
+    make_router: Call, patterns: tuple[str, ...]
+) -> None:
+    # The router skips the second lookup when no pattern could match the path with a
+    # slash added ("/" alone never can); the answers must be those of always looking.
+    router = make_router()
+    for pattern in patterns:
+        router.add_route(pattern, _echo_length, ["GET"])
+    matcher = router.http_matcher()
+    paths = ["/a", "/a/", "/a/b", "/a/b/", "/b", "/a/c", "/files", "/files/x", "//", "/"]
+    skipping = [router.slash_redirect(matcher, "GET", path) for path in paths]
+    router._slash_endings = True
+    assert skipping == [router.slash_redirect(matcher, "GET", path) for path in paths]
+
+
 def test_a_named_mounts_path_is_built_and_checked() -> None:
     from bare import NoMatchFound
 

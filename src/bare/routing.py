@@ -864,7 +864,7 @@ class Router(MethodShortcuts):
         self._http_matcher: Matcher[AnyRoute] | None = None
         self._websocket_matcher: Matcher[AnyRoute] | None = None
         # Whether any HTTP pattern ends with "/" or a `path` parameter, which a path
-        # with a slash added could match.
+        # with a slash added could match ("/" alone cannot: such a path is longer).
         self._slash_endings = False
 
     @property
@@ -1016,7 +1016,8 @@ class Router(MethodShortcuts):
         if not isinstance(route, WebSocketRoute):
             templates = route.templates if isinstance(route, Mount) else (route.template,)
             self._slash_endings = self._slash_endings or any(
-                t.template.endswith("/") or t.template.endswith(":path}") for t in templates
+                (t.template.endswith("/") and t.template != "/") or t.template.endswith(":path}")
+                for t in templates
             )
         if isinstance(route, Mount):
             for template in route.templates:
