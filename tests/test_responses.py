@@ -672,3 +672,33 @@ def test_a_file_response_to_a_client_gone_closes_its_file(
     small.write_bytes(b"y" * 10)
     assert _file_call(FileResponse(small))[1]["body"] == b"y" * 10
     assert len(files) == 2 and all(file.closed for file in files)
+
+
+def test_a_response_sent_again_is_not_changed_by_what_its_receivers_did() -> None:
+    # An outer middleware may change the header list of the start message in place; a
+    # response sent more than once (bare's own 404, a response kept in a module) must
+    # not carry those changes into the next request.
+    from bare import Bare
+    from bare.testing import TestClient
+
+    kept = PlainTextResponse("kept")
+    app = Bare()
+
+    @app.get("/kept")
+    async def kept_handler(request: Any) -> PlainTextResponse:
+        return kept
+
+    async def outer(scope: Any, receive: Any, send: Any) -> None:
+        async def add_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"].append((b"x-outer", b"1"))
+            await send(message)
+
+        await app(scope, receive, add_header)
+
+    client = TestClient(outer)
+    for path, status in (("/nowhere", 404), ("/kept", 200)):
+        for _ in range(3):
+            response = client.get(path)
+            assert response.status_code == status
+            assert response.headers.get_list("x-outer") == ["1"]

@@ -365,8 +365,10 @@ class Response:
         headers = self.raw_headers
         status = self._status
         if status < 200 or status in _NO_BODY:  # set to a bodiless status after creation
-            headers = [h for h in headers if h[0] not in (b"content-length", b"content-type")]
-        return headers
+            return [h for h in headers if h[0] not in (b"content-length", b"content-type")]
+        # A copy: whoever receives the message may change its list, and a response may be
+        # sent more than once (bare's own 404 is, and so is a response kept in a module).
+        return headers[:]
 
     def start_message(self, scope: Scope) -> Message:
         """The `http.response.start` message, with the headers middleware asked for."""
