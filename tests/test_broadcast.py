@@ -170,6 +170,29 @@ def test_several_subscribers_each_get_every_message_in_order(url: str) -> None:
     run(scenario)
 
 
+def test_next_ready_takes_what_is_queued_without_waiting(url: str) -> None:
+    def ready(subscriber: Subscriber) -> Any:
+        event = subscriber.next_ready()
+        return None if event is None else event.message
+
+    async def scenario() -> None:
+        async with (
+            Broadcast(url, max_queue=3, on_full="disconnect") as broadcast,
+            broadcast.subscribe("ready") as fast,
+            broadcast.subscribe("ready") as slow,
+        ):
+            assert ready(slow) is None  # nothing queued: no wait, no error
+            await step(broadcast, fast, ["a", "b", "c"])
+            assert (await receive(slow)).message == "a"
+            assert [ready(slow), ready(slow), ready(slow)] == ["b", "c", None]
+            await step(broadcast, fast, ["d", "e", "f", "g"])  # one past max_queue
+            assert ready(slow) is None  # ended: what it had is dropped
+            with pytest.raises(SubscriberOverflow):
+                await anext(slow)  # the iteration tells how it ended
+
+    run(scenario)
+
+
 def test_every_subscriber_gets_the_same_event(url: str) -> None:
     async def scenario() -> None:
         async with (

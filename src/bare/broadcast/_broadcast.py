@@ -547,6 +547,12 @@ class Subscriber:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def next_ready(self) -> Event | None:
+        """The next event if one is already queued, else None: never waits, never
+        raises (the iteration tells how the subscription ended)."""
+        items = self._items
+        return items.popleft() if items else None
+
     def __aiter__(self) -> Self:
         return self
 

@@ -17,7 +17,7 @@ from typing import Any
 from .._json import dumps
 from ..exceptions import WebSocketException
 from ..websockets import WebSocket, WebSocketDisconnect, WebSocketState, _uncancel
-from ._broadcast import Broadcast, Subscriber, SubscriberOverflow, _positive
+from ._broadcast import Broadcast, Event, Subscriber, SubscriberOverflow, _positive
 
 __all__ = ["Room", "Rooms"]
 
@@ -404,16 +404,22 @@ class Room:
         leaves, the client goes, the queue overflows or the broadcast disconnects."""
         self._started = True
         send = self.websocket.send
+        subscriber = self._subscriber
+        next_ready = subscriber.next_ready
         try:
-            async for event in self._subscriber:
-                message = event.message
-                kind = type(message)
-                if kind is str:
-                    await send({"type": "websocket.send", "text": message})
-                elif kind is bytes:
-                    await send({"type": "websocket.send", "bytes": message})
-                else:  # JSON another program published in the wire format
-                    await send({"type": "websocket.send", "text": _json_text(message)})
+            async for first in subscriber:
+                # What queued up meanwhile goes out in the same pass, without waiting.
+                event: Event | None = first
+                while event is not None:
+                    message = event.message
+                    kind = type(message)
+                    if kind is str:
+                        await send({"type": "websocket.send", "text": message})
+                    elif kind is bytes:
+                        await send({"type": "websocket.send", "bytes": message})
+                    else:  # JSON another program published in the wire format
+                        await send({"type": "websocket.send", "text": _json_text(message)})
+                    event = next_ready()
             ended = "stopped"
         except SubscriberOverflow:
             ended = "overflow"
