@@ -242,3 +242,39 @@ def test_handlers_and_exception_handlers_may_return_models() -> None:
     assert client.get("/model").json() == {"title": "plain", "count": 1}
     answer = client.get("/typed?limit=x")
     assert (answer.status_code, answer.json()) == (422, {"title": "invalid", "count": 1})
+
+
+def test_how_a_type_is_written_is_decided_once_and_the_record_is_bounded() -> None:
+    import dataclasses
+    import enum
+
+    from bare import _json
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    values = [Colour.RED, {1, 2}, decimal_value(), uuid_value()]
+    first = [_json.default(value) for value in values]
+    assert (
+        [_json.default(value) for value in values]
+        == first
+        == ["red", [1, 2], "1.5", "00000000-0000-0000-0000-000000000000"]
+    )
+    # Classes made as the app runs: each is still written, and the record stays bounded.
+    made = [dataclasses.make_dataclass(f"Made{n}", [("n", int)]) for n in range(600)]
+    assert [_json.default(cls(n)) for n, cls in enumerate(made)] == [{"n": n} for n in range(600)]
+    assert len(_json._CONVERTERS) <= _json._MAX_CONVERTERS
+    with pytest.raises(TypeError, match="Object of type object is not JSON serializable"):
+        _json.default(object())
+
+
+def decimal_value() -> Any:
+    import decimal
+
+    return decimal.Decimal("1.5")
+
+
+def uuid_value() -> Any:
+    import uuid
+
+    return uuid.UUID(int=0)

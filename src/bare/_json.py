@@ -36,6 +36,23 @@ def default(value: Any) -> Any:
     Unlike the book's `default=str`, unknown objects are refused rather than written as
     their `str()`, which could leak internals to the client.
     """
+    kind = type(value)
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        convert = _converter_for(value)
+        if len(_CONVERTERS) < _MAX_CONVERTERS:
+            _CONVERTERS[kind] = convert
+    return convert(value)
+
+
+# How each type met so far is written: the checks below run once per type, not once per
+# value (a list of a thousand models would otherwise walk them a thousand times). Bounded,
+# for apps that make classes as they run.
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
+_MAX_CONVERTERS = 512
+
+
+def _converter_for(value: Any) -> Callable[[Any], Any]:
     # The modules are looked up, not imported: a value of one of their types means the
     # module is loaded already, and importing them all would slow `import bare` down.
     modules = sys.modules
@@ -43,26 +60,38 @@ def default(value: Any) -> Any:
     if datetime is not None and isinstance(
         value, (datetime.datetime, datetime.date, datetime.time)
     ):
-        return value.isoformat()
+        return _isoformat
     uuid, decimal = modules.get("uuid"), modules.get("decimal")
     if (uuid is not None and isinstance(value, uuid.UUID)) or (
         decimal is not None and isinstance(value, decimal.Decimal)
     ):
-        return str(value)
+        return str
     if isinstance(value, enum.Enum):
-        return value.value
+        return _enum_value
     if isinstance(value, (set, frozenset)):
-        return list(value)
+        return list
     dataclasses = modules.get("dataclasses")
     if dataclasses is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        return dataclasses.asdict  # type: ignore[no-any-return]
     msgspec = modules.get("msgspec")
     if msgspec is not None and isinstance(value, msgspec.Struct):
-        return msgspec.to_builtins(value)  # its own names (rename=) and no extra fields
+        return msgspec.to_builtins  # type: ignore[no-any-return]  # its own names (rename=), no extra fields
     pydantic = modules.get("pydantic")
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
+        return _model_dump
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _isoformat(value: Any) -> Any:
+    return value.isoformat()
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value
+
+
+def _model_dump(value: Any) -> Any:
+    return value.model_dump(mode="json")
 
 
 def _finite(value: Any) -> Any:
