@@ -808,3 +808,20 @@ def test_bounds_on_a_list_are_refused_with_the_way_to_bound_its_items() -> None:
 
         @app.get("/")
         async def search(ids: list[int] = Query([], ge=1)) -> Any: ...
+
+
+def test_text_parameters_that_may_be_absent_are_taken_as_they_are() -> None:
+    # No conversion step for `str | None` (a present value is a string already); the
+    # others still convert.
+    import typing
+
+    import msgspec
+
+    from bare._typeinfo import converter
+
+    for annotation in (str, str | None, typing.Optional[str], list[str] | None):  # noqa: UP045
+        assert converter(msgspec, annotation) is None, annotation
+    for annotation in (int | None, str | int, bytes | None, bool | None):
+        convert = converter(msgspec, annotation)
+        assert convert is not None, annotation
+    assert converter(msgspec, int | None)("7") == 7  # type: ignore[misc]

@@ -286,7 +286,7 @@ def converter(msgspec: Any, annotation: Any) -> Callable[[Any], Any] | None:
     """What turns a raw value (a string, a list of them, or a converted path value) into
     the parameter's type; None when it is the value as it is."""
     base, metadata = split_annotated(annotation)
-    if not metadata and (base is str or base is Any or base == list[str]):
+    if not metadata and _takes_text_as_is(base):
         return None
     convert = msgspec.convert
     if is_bool(base):
@@ -304,6 +304,20 @@ def converter(msgspec: Any, annotation: Any) -> Callable[[Any], Any] | None:
         return convert(raw, annotation, strict=False)
 
     return to_type
+
+
+def _takes_text_as_is(annotation: Any) -> bool:
+    # `str | None` too: a value that is there is a string (an absent one never reaches
+    # the converter).
+    if annotation is str or annotation is Any or annotation == list[str]:
+        return True
+    args = typing.get_args(annotation)
+    return (
+        len(args) == 2
+        and type(None) in args
+        and typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        and all(a is str or a == list[str] for a in args if a is not type(None))
+    )
 
 
 def bool_text(raw: str) -> str:
