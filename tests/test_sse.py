@@ -480,3 +480,37 @@ def test_real_server_runs_the_finally_when_the_client_leaves(sse_server: str) ->
             assert int(client.get("/closes").text) == before  # still streaming
         # httpx closed the connection: uvicorn tells the app, whose generator finally runs.
         assert client.get(f"/closed/{before + 1}").text == "closed"
+
+
+def test_a_stream_whose_client_left_always_ends() -> None:
+    # Once its client has gone, a server's send returns at once: the cancellation that
+    # ends the producer then often came as a send ended, and asyncio.wait_for (the
+    # send_timeout) lost it on Python 3.10 and 3.11, leaving the stream running for
+    # ever. Every request must end, wherever the disconnect lands.
+    from raw_asgi import http_scope
+
+    async def endless(request: Request) -> AsyncIterator[str]:
+        while True:
+            await asyncio.sleep(0)  # an event source waits for something between events
+            yield "x"
+
+    app = serve(endless, ping=None, send_timeout=30)
+
+    def disconnect_after(turns: int) -> Receive:
+        async def receive() -> dict[str, Any]:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            return {"type": "http.disconnect"}
+
+        return receive
+
+    async def main() -> None:
+        for trial in range(100):
+            receive = disconnect_after(trial % 7)
+
+            async def send(message: dict[str, Any]) -> None:
+                pass
+
+            await asyncio.wait_for(app(http_scope("/events"), receive, send), NET)
+
+    asyncio.run(main())

@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
+import sys
 from _thread import allocate_lock
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
+    from collections.abc import Awaitable
     from concurrent.futures import ThreadPoolExecutor
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "run_in_threadpool",
     "set_stream_threads",
     "stream_threads",
+    "within",
 ]
 
 T = TypeVar("T")
@@ -205,3 +208,46 @@ def is_async_callable(obj: Any) -> bool:
     return iscoroutinefunction(obj) or iscoroutinefunction(
         getattr(obj, "__call__", None)  # noqa: B004
     )
+
+
+# -- time limits --------------------------------------------------------------------------
+
+if sys.version_info >= (3, 11):
+
+    async def within(seconds: float, operation: Awaitable[T]) -> T:
+        """Await `operation` in this task for at most `seconds`; `asyncio.TimeoutError`
+        after that. A cancellation of the task always goes through, unlike with
+        `asyncio.wait_for` before Python 3.12, which lost one that came as the operation
+        ended (tests/test_concurrency.py shows it)."""
+        import asyncio
+
+        async with asyncio.timeout(seconds):
+            return await operation
+
+else:  # Python 3.10: asyncio.timeout is new in 3.11
+
+    async def within(seconds: float, operation: Awaitable[T]) -> T:
+        """Await `operation` in this task for at most `seconds`; `asyncio.TimeoutError`
+        after that. A cancellation of the task always goes through, unlike with
+        `asyncio.wait_for` before Python 3.12, which lost one that came as the operation
+        ended (tests/test_concurrency.py shows it)."""
+        import asyncio
+
+        task = asyncio.current_task()
+        assert task is not None, "within() runs in a task"
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(seconds, expire)
+        try:
+            return await operation
+        except asyncio.CancelledError:
+            if expired:  # our own cancellation: the time is up
+                raise asyncio.TimeoutError from None
+            raise
+        finally:
+            timer.cancel()

@@ -9,6 +9,7 @@ from contextlib import suppress
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
+from ._concurrency import within
 from ._json import JSONDecodeError, loads
 from ._paths import full_path
 from ._query import TooManyItems, parse_query
@@ -492,7 +493,7 @@ class Request(HTTPConnection):
         if self._disconnected:
             return True
         try:
-            message = await asyncio.wait_for(self._receive(), timeout=0.001)
+            message = await within(0.001, self._receive())
         except asyncio.TimeoutError:
             return False
         if message["type"] == "http.disconnect":

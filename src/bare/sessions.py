@@ -13,11 +13,11 @@ import asyncio
 import binascii
 import hashlib
 import hmac
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ._concurrency import within
 from .exceptions import HTTPException
 
 if TYPE_CHECKING:
@@ -433,19 +433,6 @@ class MemoryStore:
 #: Where `RedisStore` keeps sessions unless told otherwise: `prefix + session_id`.
 DEFAULT_REDIS_PREFIX = "bare:session:"
 
-_T = TypeVar("_T")
-
-if sys.version_info >= (3, 11):
-
-    async def _within(seconds: float, operation: Awaitable[_T]) -> _T:
-        async with asyncio.timeout(seconds):
-            return await operation
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _within(seconds: float, operation: Awaitable[_T]) -> _T:
-        return await asyncio.wait_for(operation, seconds)
-
 
 def _import_redis() -> Any:
     try:
@@ -594,7 +581,7 @@ class RedisStore:
 
     async def load(self, session_id: str) -> bytes | None:
         try:
-            data = await _within(self.timeout, self._use().get(self.prefix + session_id))
+            data = await within(self.timeout, self._use().get(self.prefix + session_id))
         except self._outage as exc:
             raise self._unavailable(exc) from exc
         if isinstance(data, str):  # a client given with decode_responses=True
@@ -606,13 +593,13 @@ class RedisStore:
             raise ValueError(f"RedisStore max_age must be an int of 1 or more, not {max_age!r}")
         key = self.prefix + session_id
         try:
-            await _within(self.timeout, self._use().set(key, data, ex=max_age))
+            await within(self.timeout, self._use().set(key, data, ex=max_age))
         except self._outage as exc:
             raise self._unavailable(exc) from exc
 
     async def delete(self, session_id: str) -> None:
         try:
-            await _within(self.timeout, self._use().delete(self.prefix + session_id))
+            await within(self.timeout, self._use().delete(self.prefix + session_id))
         except self._outage as exc:
             raise self._unavailable(exc) from exc
 

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._concurrency import DONE, SyncIterator
+from ._concurrency import DONE, SyncIterator, within
 from ._json import dumps
 from .headers import encode_header
 from .responses import _OK, HeadersArg, StreamingResponse, _close, has_body
@@ -222,7 +222,7 @@ class EventSourceResponse(StreamingResponse):
                 if timeout is None:
                     await send(message)
                 else:
-                    await asyncio.wait_for(send(message), timeout)
+                    await within(timeout, send(message))
 
         shutdown = asyncio.Event()
         entry = (asyncio.get_running_loop(), shutdown)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypedDict
 
+from ._concurrency import within
 from ._json import dumps, loads
 from .exceptions import WebSocketException
 from .headers import encode_headers
@@ -652,7 +653,7 @@ async def _go_away(
     loop = asyncio.get_running_loop()
     # A client that left or does not read: its handler is waited for, then cancelled.
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(websocket.close(code, reason), max(0.0, deadline - loop.time()))
+        await within(max(0.0, deadline - loop.time()), websocket.close(code, reason))
     if not task.done():
         await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
         if not task.done():

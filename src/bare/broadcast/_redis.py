@@ -26,6 +26,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from .._concurrency import within
 from . import _wire
 from ._broadcast import BroadcastUnavailable
 
@@ -124,7 +125,7 @@ class RedisBackend:
         """A new subscription connection; `BroadcastUnavailable` if Redis is not there."""
         pubsub = client.pubsub()
         try:
-            await asyncio.wait_for(pubsub.connect(), self._timeout)  # type: ignore[no-untyped-call]
+            await within(self._timeout, pubsub.connect())  # type: ignore[no-untyped-call]
         except BaseException as exc:
             await self._close(pubsub.aclose())  # type: ignore[no-untyped-call]
             if isinstance(exc, _FAILURES):
@@ -145,7 +146,7 @@ class RedisBackend:
     async def _close(self, closing: Any) -> None:
         """Await a close within `timeout`, whatever it raises: closing never fails."""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(closing, self._timeout)
+            await within(self._timeout, closing)
 
     async def disconnect(self) -> None:
         reader, self._reader = self._reader, None
@@ -193,7 +194,7 @@ class RedisBackend:
         # it does not answer in time the subscriber goes on all the same: the reader
         # finds the connection silent and subscribes again on a new one.
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(waiter), self._timeout)
+            await within(self._timeout, asyncio.shield(waiter))
 
     async def leave(self, channel: str) -> None:
         await self._sync()
@@ -252,7 +253,7 @@ class RedisBackend:
         if client is None:  # pragma: no cover - Broadcast checks that it is connected
             raise RuntimeError("the Redis backend is not connected")
         try:
-            await asyncio.wait_for(client.publish(channel, payload), self._timeout)
+            await within(self._timeout, client.publish(channel, payload))
         except _FAILURES as exc:
             raise BroadcastUnavailable(
                 f"Redis at {self._where} did not take the message to {channel!r} "

@@ -14,6 +14,7 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
+from .._concurrency import within
 from .._json import dumps
 from ..exceptions import WebSocketException
 from ..websockets import WebSocket, WebSocketDisconnect, WebSocketState, _uncancel
@@ -451,4 +452,4 @@ class Room:
     async def _close(self, code: int, reason: str) -> None:
         # A client that stopped reading cannot take the close: give up after the timeout.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.websocket.close(code, reason), self._rooms.close_timeout)
+            await within(self._rooms.close_timeout, self.websocket.close(code, reason))
