@@ -17,8 +17,8 @@ LINT_STAMP := $(VENV)/.installed-lint
 DOCS_STAMP := $(VENV)/.installed-docs
 EXTRAS := $(PY) scripts/install_extras.py
 
-.PHONY: install run test test-compiled test-pure test-pythons mutation bench lint docs \
-	annotate dist check-dist clean
+.PHONY: install run test test-compiled test-pure test-pythons mutation bench bench-compare lint docs \
+	soak annotate dist check-dist clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,21 @@ mutation: $(TEST_STAMP)
 ## bench: measure both implementations side by side
 bench: $(BENCH_STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,ops,rounds --benchmark-sort=name
+
+## bench-compare: bare against a raw ASGI floor and its peers, in process and over real HTTP
+## (uvicorn + wrk, about 20 min): tables and charts in benchmarks/results/ and docs/assets/
+bench-compare: $(BENCH_STAMP)
+	bash scripts/install-system-packages wrk:wrk
+	$(PY) -m benchmarks.compare.run
+
+## soak: the leak checks of bare's compare app under uvicorn + wrk (not in make test): its
+## RSS after 100k requests at most 5% above its RSS after 1k, on both paths, then a soak of
+## SOAK_MINUTES of mixed load with flat RSS, descriptors, threads and tasks (benchmarks/results/)
+SOAK_MINUTES ?= 10
+soak: $(BENCH_STAMP)
+	bash scripts/install-system-packages wrk:wrk
+	$(PY) benchmarks/compare/memory.py
+	$(PY) benchmarks/compare/soak.py --minutes $(SOAK_MINUTES)
 
 ## lint: ruff, mypy --strict and cython-lint
 lint: $(LINT_STAMP)

@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -44,10 +42,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from importlib import import_module, metadata
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from benchmarks._machine import machine, versions
 from benchmarks.compare.scenarios import (
     CONTESTANTS,
     SCENARIOS,
@@ -250,31 +249,6 @@ def _spawn(who: Contestant, args: argparse.Namespace, uploads: str) -> dict[str,
     return answer[who.name]  # type: ignore[no-any-return]
 
 
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in VERSIONS:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "system": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
 def _ratio_cell(ns: float, floor: float | None) -> str:
     if floor is None:
         return f"{ns:,.0f}"
@@ -401,8 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {
         "command": " ".join(["python -m benchmarks.compare.inprocess", *(argv or sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": _machine(),
-        "versions": _versions(),
+        "machine": machine(),
+        "versions": versions(VERSIONS),
         "pinned": " ".join(_pin()) or None,
         "rounds": args.rounds,
         "repeats": args.repeats,

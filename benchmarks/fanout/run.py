@@ -35,13 +35,11 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +54,7 @@ for _path in (str(ROOT / "benchmarks"), str(ROOT / "tests")):
         sys.path.append(_path)
 
 from _driver import new_loop  # noqa: E402
+from _machine import machine as described_machine  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 from servers import Server, free_port, uvicorn_command  # noqa: E402
 
@@ -472,21 +471,9 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": model,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "packages": {
-            name: version(name)
-            for name in ("uvicorn", "websockets", "uvloop", "starlette", "broadcaster", "redis")
-        },
-    }
+    return described_machine(
+        ("uvicorn", "websockets", "uvloop", "starlette", "broadcaster", "redis")
+    )
 
 
 def table(report: dict[str, Any]) -> str:
