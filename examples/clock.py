@@ -6,22 +6,21 @@ and how many clocks this process is streaming. `examples/static/clock.js` reads 
 `EventSource`.
 
 A stream ends when the client leaves (uvicorn tells the app, and the generator's
-`finally:` runs) and when the server is stopped: see `end_streams_on_signals`.
+`finally:` runs) and when the server is stopped: the tasks app chains
+`bare.shutdown.close_on_signals` in front of the server's SIGINT and SIGTERM handlers, since
+uvicorn waits for every open response before it stops, and an open clock would otherwise
+hold Ctrl+C up for as long as its tab stays open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import signal
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from types import FrameType
-from typing import Any
 
 from bare import Request, Router
-from bare.sse import EventSourceResponse, ServerSentEvent, close_streams, last_event_id
+from bare.sse import EventSourceResponse, ServerSentEvent, last_event_id
 
 INTERVAL = 1.0  # seconds between two ticks (the tests make it shorter)
 PING = 15.0  # seconds between keep-alive comments, for proxies that drop quiet connections
@@ -58,46 +57,3 @@ async def ticks(after: int) -> AsyncIterator[ServerSentEvent]:
             await asyncio.sleep(INTERVAL)
     finally:  # the client left, or the server is stopping
         watching -= 1
-
-
-# -- ending the streams when the server stops -----------------------------------------
-#
-# uvicorn waits for every open response before it stops, and tells the app (lifespan
-# shutdown) only after that: an open clock would hold Ctrl+C up for as long as its tab
-# stays open. So while the app runs, SIGINT and SIGTERM first end every event stream
-# (`close_streams()`, safe in a signal handler), then go on to the server's own handler.
-
-Handler = Callable[[int, FrameType | None], Any]
-_chained: dict[int, tuple[Handler, Handler]] = {}  # signal: (the server's, ours)
-
-
-def end_streams_on_signals() -> None:
-    """Put `close_streams()` in front of the server's SIGINT and SIGTERM handlers.
-
-    Called at startup, when the server has set its handlers. Does nothing off the main
-    thread (only it may set handlers; `TestClient` runs the app in another), and for a
-    signal that is ignored or has its default action, which ends the process anyway.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for number in (signal.SIGINT, signal.SIGTERM):
-        servers = signal.getsignal(number)
-        if not callable(servers) or number in _chained:
-            continue
-
-        def ours(signum: int, frame: FrameType | None, servers: Handler = servers) -> None:
-            close_streams()
-            servers(signum, frame)
-
-        signal.signal(number, ours)
-        _chained[number] = (servers, ours)
-
-
-def restore_signal_handlers() -> None:
-    """Give the server its own handlers back (at shutdown)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for number, (servers, ours) in list(_chained.items()):
-        if signal.getsignal(number) is ours:  # else someone replaced ours: leave theirs
-            signal.signal(number, servers)
-        del _chained[number]

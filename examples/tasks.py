@@ -30,6 +30,7 @@ from bare.middleware.csrf import CSRFMiddleware
 from bare.middleware.request_id import RequestIdMiddleware
 from bare.middleware.sessions import SessionMiddleware
 from bare.middleware.timing import ServerTimingMiddleware
+from bare.shutdown import close_on_signals, restore_signals
 from bare.staticfiles import StaticFiles
 from bare.templating import Jinja2Templates, TemplateResponse
 
@@ -72,13 +73,13 @@ tasks: dict[uuid.UUID, dict[str, Any]] = {}
 
 @app.on_startup
 async def startup() -> None:
-    clock.end_streams_on_signals()
+    await close_on_signals()  # open clocks end at once when the server is stopped
     print("App started. Ready to serve.")
 
 
 @app.on_shutdown
 async def shutdown() -> None:
-    clock.restore_signal_handlers()
+    await restore_signals()
     print("App stopping. Cleaning up.")
 
 

@@ -191,3 +191,24 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def handlers() -> Iterator[list[int]]:
+    """Fake server handlers on SIGINT and SIGTERM, recording the signals; after the test,
+    bare's chained handlers are taken off (`bare.shutdown.restore_signals`) and the
+    original ones put back."""
+    import signal
+
+    from bare.shutdown import restore_signals
+
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    received: list[int] = []
+    try:
+        for number in saved:
+            signal.signal(number, lambda signum, frame: received.append(signum))
+        yield received
+    finally:
+        asyncio.run(restore_signals())
+        for number, handler in saved.items():
+            signal.signal(number, handler)

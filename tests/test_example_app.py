@@ -3,6 +3,7 @@ examples/clock.py), in process and on a real uvicorn."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -10,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -569,31 +569,16 @@ def test_close_streams_ends_the_clock(client: TestClient, monkeypatch: pytest.Mo
 # -- ending the clocks on SIGINT and SIGTERM ---------------------------------------------
 
 
-@pytest.fixture
-def handlers() -> Iterator[list[int]]:
-    """Fake server handlers on SIGINT and SIGTERM, recording the signals; put back after."""
-    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-    received: list[int] = []
-    try:
-        for number in saved:
-            signal.signal(number, lambda signum, frame: received.append(signum))
-        yield received
-    finally:
-        examples.clock.restore_signal_handlers()
-        for number, handler in saved.items():
-            signal.signal(number, handler)
-
-
 def test_a_signal_ends_the_clocks_then_reaches_the_servers_handler(
     client: TestClient, handlers: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # What the app's startup does on the server's main thread (bare.shutdown's own
+    # tests cover the chaining itself).
     monkeypatch.setattr(examples.clock, "INTERVAL", 3600)  # one tick: none queued behind it
     servers = signal.getsignal(signal.SIGTERM)
-    examples.clock.end_streams_on_signals()
+    asyncio.run(examples.tasks.startup())
     ours = signal.getsignal(signal.SIGTERM)
     assert callable(ours) and ours is not servers
-    examples.clock.end_streams_on_signals()  # a second start does not chain twice
-    assert signal.getsignal(signal.SIGTERM) is ours
     with client.stream("GET", "/clock") as response:
         events = response.iter_events()
         assert next(events).id == "1"
@@ -601,54 +586,8 @@ def test_a_signal_ends_the_clocks_then_reaches_the_servers_handler(
         assert list(events) == []  # the body ended
         assert examples.clock.watching == 0
     assert handlers == [signal.SIGTERM]
-    examples.clock.restore_signal_handlers()
+    asyncio.run(examples.tasks.shutdown())
     assert signal.getsignal(signal.SIGTERM) is servers
-    assert signal.getsignal(signal.SIGINT) is not ours
-
-
-def test_a_handler_set_over_ours_is_left_in_place(handlers: list[int]) -> None:
-    examples.clock.end_streams_on_signals()
-
-    def later(signum: int, frame: Any) -> None:
-        pass
-
-    signal.signal(signal.SIGINT, later)
-    examples.clock.restore_signal_handlers()
-    assert signal.getsignal(signal.SIGINT) is later
-
-
-def test_default_and_ignored_signals_are_left_alone() -> None:
-    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        examples.clock.end_streams_on_signals()
-        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    finally:
-        examples.clock.restore_signal_handlers()
-        for number, handler in saved.items():
-            signal.signal(number, handler)
-
-
-def test_off_the_main_thread_no_handler_is_touched(handlers: list[int]) -> None:
-    before = signal.getsignal(signal.SIGTERM)
-    with TestClient(examples.tasks.app) as client:  # its lifespan runs in the client's thread
-        assert client.get("/static/app.css").status_code == 200
-        assert signal.getsignal(signal.SIGTERM) is before
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            examples.clock.end_streams_on_signals()
-        except BaseException as exc:  # pragma: no cover - the failure this test looks for
-            errors.append(exc)
-
-    thread = threading.Thread(target=start)
-    thread.start()
-    thread.join(NET)
-    assert errors == []
-    assert signal.getsignal(signal.SIGTERM) is before
 
 
 # -- on a real server --------------------------------------------------------------------

@@ -305,7 +305,7 @@ def recording(runs: dict[str, list[Any]], kind: str) -> Callable[[WebSocket], An
     return handler
 
 
-def test_limited_receive_behaves_as_the_plain_one(ws_session: Session) -> None:
+def test_limited_receive_acts_as_plain(ws_session: Session) -> None:
     """The limited receive repeats WebSocket.receive (see its PERF note): within the
     limits, both must be indistinguishable, messages, states and close codes alike."""
     runs: dict[str, list[Any]] = {}
@@ -604,21 +604,6 @@ def test_close_all_checks_what_it_is_given(
 
 
 # -- bare.shutdown ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def handlers() -> Iterator[list[int]]:
-    """Fake server handlers on SIGINT and SIGTERM, recording the signals; put back after."""
-    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-    received: list[int] = []
-    try:
-        for number in saved:
-            signal.signal(number, lambda signum, frame: received.append(signum))
-        yield received
-    finally:
-        asyncio.run(restore_signals())
-        for number, handler in saved.items():
-            signal.signal(number, handler)
 
 
 def test_a_signal_closes_the_websockets_then_reaches_the_servers_handler(

@@ -69,8 +69,8 @@ def list_matches(value: bytes, etag: bytes | None, exists: bool, strong: bool) -
             # tests/test_conditional.py::test_list_matches_agrees_with_the_oracle.
             if value == opaque or (not strong and value[:2] == b"W/" and value[2:] == opaque):
                 return True
-    # PERF: a tag cannot match unless its quoted text is in the value somewhere
-    # (guarded by tests/test_conditional.py::test_list_matches_agrees_with_the_oracle).
+    # PERF: guarded by tests/test_conditional.py::test_list_matches_agrees_with_the_oracle
+    # A tag cannot match unless its quoted text is in the value somewhere.
     if (opaque is None or opaque not in value) and b"*" not in value:
         return False
     for element in _ELEMENT.finditer(value):

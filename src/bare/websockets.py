@@ -77,7 +77,7 @@ class WebSocket(HTTPConnection):
     supports it.
     """
 
-    # PERF: class defaults; a connection sets them only when it uses them.
+    # Class defaults: a connection sets them only when it uses them.
     # What `close_all()` closed this connection with, once it has.
     _going_away: tuple[int, str] | None = None
     # What runs when the handler ends (rooms left, timers stopped), last added first.
@@ -481,9 +481,9 @@ class _LimitedWebSocket(WebSocket):
     _last = 0.0  # when the handler last received a message (only with an idle timeout)
 
     async def receive(self) -> Message | None:
-        # PERF: WebSocket.receive with the limits checked in place, rather than around
-        # a call to it (one coroutine less per message). Guarded by
-        # tests/test_websocket_limits.py::test_limited_receive_behaves_as_the_plain_one.
+        # PERF: guarded by tests/test_websocket_limits.py::test_limited_receive_acts_as_plain
+        # WebSocket.receive with the limits checked in place, rather than around a call
+        # to it (one coroutine less per message).
         if self.application_state is WebSocketState.CONNECTING:
             raise RuntimeError("accept() the connection before receiving")
         if self.client_state is WebSocketState.DISCONNECTED:
