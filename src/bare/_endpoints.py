@@ -17,6 +17,7 @@ from .responses import (
     PlainTextResponse,
     Response,
     json_messages,
+    run_background_tasks,
     text_messages,
 )
 from .websockets import (
@@ -173,11 +174,9 @@ async def _after_response(request: Request, sent: bool) -> None:
     of a typed handler (last entered, first finished), whatever happened."""
     try:
         if sent:
-            from .background import run_tasks  # loaded already: a task was added
-
             while (tasks := request._tasks) is not None:
                 request._tasks = None
-                await run_tasks(tasks, request.scope)
+                await run_background_tasks(tasks, request.scope)
     finally:
         try:
             await request.close()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from operator import index
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.dict cimport PyDict_Contains, PyDict_SetItem
+from cpython.dict cimport PyDict_CheckExact, PyDict_Contains, PyDict_SetItem
 from cpython.list cimport PyList_CheckExact
 from cpython.ref cimport PyObject
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_SIZE
@@ -378,8 +378,10 @@ def encode_headers(headers):
     """`encode_header` over each pair; a mapping gives its items (never its keys)."""
     cdef list encoded = []
     cdef tuple pair
-    # PERF: lists and tuples skip the (slow) abstract Mapping check.
-    if not PyList_CheckExact(headers) and not PyTuple_CheckExact(headers):
+    # Dicts, lists and tuples skip the (slow) abstract Mapping check.
+    if PyDict_CheckExact(headers):
+        headers = (<dict>headers).items()
+    elif not PyList_CheckExact(headers) and not PyTuple_CheckExact(headers):
         if isinstance(headers, Mapping):
             headers = headers.items()
     for item in headers:

@@ -303,11 +303,13 @@ def encode_headers(
     headers: Iterable[tuple[str, str]] | Mapping[str, str],
 ) -> list[tuple[bytes, bytes]]:
     """`encode_header` over each pair; a mapping gives its items (never its keys)."""
-    # PERF: lists and tuples skip the (slow) abstract Mapping check.
-    if type(headers) is not list and type(headers) is not tuple and isinstance(headers, Mapping):
-        headers = headers.items()
+    pairs: Iterable[Any] = headers
+    kind = type(headers)
+    # Dicts, lists and tuples skip the (slow) abstract Mapping check.
+    if kind is dict or (kind is not list and kind is not tuple and isinstance(headers, Mapping)):
+        pairs = headers.items()  # type: ignore[union-attr]
     encoded = []
-    for pair in headers:
+    for pair in pairs:
         try:
             name, value = pair
         except (TypeError, ValueError):

@@ -23,6 +23,7 @@ from .exceptions import HTTPException
 from .headers import Headers
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from typing import TypedDict
 
     from .requests import Request
@@ -401,15 +402,37 @@ async def read_form(
     media_type, _, params = request.header("content-type").partition(";")
     media_type = media_type.strip().lower()
     if media_type == URLENCODED:
-        from ._urlencoded import parse_urlencoded  # here: only form handlers load it
-
+        parse_urlencoded = _parse_urlencoded or _load_urlencoded()
         return parse_urlencoded(await request.body(), limits)
     if media_type == MULTIPART:
         boundary = multipart_boundary(params)
-        from ._multipart import parse_multipart  # here: it loads the multipart package
-
+        parse_multipart = _parse_multipart or _load_multipart()
         return await parse_multipart(request.stream(), boundary, limits)
     raise HTTPException(415, f"Content-Type must be {URLENCODED} or {MULTIPART}")
+
+
+# The parsers, imported by the first form of their kind and then kept (an import statement
+# here would run the import machinery on every form read); the multipart one loads the
+# `multipart` package and `tempfile`.
+_parse_urlencoded: Callable[[bytes, FormLimits], FormData] | None = None
+_parse_multipart: Callable[[AsyncIterator[bytes], str, FormLimits], Awaitable[FormData]] | None
+_parse_multipart = None
+
+
+def _load_urlencoded() -> Callable[[bytes, FormLimits], FormData]:
+    global _parse_urlencoded
+    from ._urlencoded import parse_urlencoded
+
+    _parse_urlencoded = parse_urlencoded
+    return parse_urlencoded
+
+
+def _load_multipart() -> Callable[[AsyncIterator[bytes], str, FormLimits], Awaitable[FormData]]:
+    global _parse_multipart
+    from ._multipart import parse_multipart
+
+    _parse_multipart = parse_multipart
+    return parse_multipart
 
 
 def multipart_boundary(params: str) -> str:

@@ -296,9 +296,8 @@ class HTTPConnection:
         descriptions are checked either way (`ValueError`); without the middleware
         the metric is dropped, so handlers need not know whether it is there.
         """
-        from ._server_timing import ServerTimer  # here: only handlers that time pay for it
-
-        return ServerTimer(self.scope.get(SERVER_TIMING_KEY), name, duration, description)
+        timer = _ServerTimer or _load_server_timer()
+        return timer(self.scope.get(SERVER_TIMING_KEY), name, duration, description)
 
     def _from_middleware(self, key: str, middleware: str, module: str) -> Any:
         try:
@@ -475,8 +474,7 @@ class Request(HTTPConnection):
         package; files are closed when the request ends (or by `await request.close()`).
         """
         if self._form is None:
-            from .forms import read_form  # here: only handlers that read forms load it
-
+            read_form = _read_form or _load_read_form()
             self._form = await read_form(self, self._form_limits, limits)
             self._deferred = True
         return self._form
@@ -509,16 +507,48 @@ class Request(HTTPConnection):
         handler returns, after the response's own `background` tasks (see
         docs/background-tasks.md). They do not run if the handler raises or the
         response cannot be sent."""
-        from .background import BackgroundTasks  # here: only requests with tasks load it
-
         tasks = self._tasks
         if tasks is None:
-            tasks = self._tasks = BackgroundTasks()
+            tasks = self._tasks = (_BackgroundTasks or _load_background_tasks())()
             self._deferred = True
         tasks.add_task(func, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
+
+
+# What only some handlers use, imported on first use and then kept: an import statement in
+# a method would run the import machinery on every call (about 10k instructions on 3.11,
+# as much as a whole request), and importing them with this module would load them for
+# apps that never use them.
+_read_form: Callable[[Request, FormLimits | None, FormLimitArgs], Awaitable[FormData]] | None
+_read_form = None
+_BackgroundTasks: type[BackgroundTasks] | None = None
+_ServerTimer: type[ServerTimer] | None = None
+
+
+def _load_read_form() -> Callable[[Request, FormLimits | None, FormLimitArgs], Awaitable[FormData]]:
+    global _read_form
+    from .forms import read_form
+
+    _read_form = read_form
+    return read_form
+
+
+def _load_background_tasks() -> type[BackgroundTasks]:
+    global _BackgroundTasks
+    from .background import BackgroundTasks
+
+    _BackgroundTasks = BackgroundTasks
+    return BackgroundTasks
+
+
+def _load_server_timer() -> type[ServerTimer]:
+    global _ServerTimer
+    from ._server_timing import ServerTimer
+
+    _ServerTimer = ServerTimer
+    return ServerTimer
 
 
 def _too_large(limit: int) -> HTTPException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterable, Iterable, Mapping
 from stat import S_ISREG
-from types import EllipsisType
+from types import EllipsisType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ._concurrency import (
@@ -17,7 +17,7 @@ from ._concurrency import (
 )
 from ._cookies import cookie_header
 from ._json import dumps
-from .headers import MutableHeaders, append_header, encode_header, set_header
+from .headers import MutableHeaders, append_header, encode_header, encode_headers, set_header
 from .middleware import RESPONSE_HEADERS_KEY
 from .types import Message, Receive, Scope, Send
 
@@ -80,16 +80,27 @@ class _NoBody:
 _UNSET_BODY: Any = _NoBody()
 
 
+_tasks_module: ModuleType | None = None
+
+
+def _tasks() -> ModuleType:
+    """`bare.background`, imported by the first response or request with tasks and then
+    kept (an import statement here would run the import machinery on every call)."""
+    global _tasks_module
+    if _tasks_module is None:
+        from . import background
+
+        _tasks_module = background
+    return _tasks_module
+
+
 def _background(background: Any) -> Any:
-    from .background import check_background  # here: only responses with tasks load it
-
-    return check_background(background)
+    return (_tasks_module or _tasks()).check_background(background)
 
 
-async def _run_background(background: Any, scope: Scope) -> None:
-    from .background import run_tasks  # loaded already: a task was made
-
-    await run_tasks(background, scope)
+async def run_background_tasks(background: Any, scope: Scope) -> None:
+    """Run `background` (a task or tasks), as `bare.background.run_tasks` does."""
+    await (_tasks_module or _tasks()).run_tasks(background, scope)
 
 
 def _both(original: str, alias: str) -> TypeError:
@@ -255,9 +266,8 @@ class Response:
                 self.raw_headers = [type_header, _length_header(size)]
         if headers:
             raw = self.raw_headers
-            pairs = headers.items() if isinstance(headers, Mapping) else headers
-            for name, value in pairs:
-                append_header(raw, encode_header(name, value))
+            for pair in encode_headers(headers):
+                append_header(raw, pair)
         if background is not None:
             self.background = _background(background)
 
@@ -396,7 +406,7 @@ class Response:
         returns, if the last message went out)."""
         self.background_ran = True
         if self.background is not None:
-            await _run_background(self.background, scope)
+            await run_background_tasks(self.background, scope)
 
     async def send(self, send: Send) -> None:
         """Send this response through `send` (the book's API; prefer calling the response)."""
