@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._quoting import quote
 from .converters import KIND_PATH, Converter, get_converter
 
 __all__ = ["Literal", "Mixed", "Param", "PathTemplate", "RouteError", "parse_template"]
@@ -114,8 +115,6 @@ class PathTemplate(Value):
         Raises `ValueError` naming the problem when a value is missing, extra, or not
         accepted by its converter.
         """
-        from urllib.parse import quote  # here, not at import: see tests/test_import_cost.py
-
         expected = set(self.param_names)
         missing = expected - values.keys()
         extra = values.keys() - expected
@@ -152,8 +151,6 @@ def _param_to_url(template: str, param: Param, value: Any) -> str:
         raise ValueError(
             f"{template}: {param.name}={value!r} is not a valid {converter.name!r} value"
         )
-    from urllib.parse import quote
-
     safe = _PATH_SAFE if converter.kind == KIND_PATH else _SEGMENT_SAFE
     return quote(text, safe=safe)
 

@@ -13,6 +13,7 @@ from ._concurrency import within
 from ._json import JSONDecodeError, loads
 from ._paths import full_path
 from ._query import TooManyItems, parse_query
+from ._quoting import quote
 from .datastructures import URL, Address, QueryParams, State
 from .exceptions import ClientDisconnect, HTTPException
 from .headers import Headers, parse_cookie
@@ -66,10 +67,6 @@ _HOST = re.compile(rf"(?:{_IPV6}|{_IPV_FUTURE}|{_REG_NAME})(?::[0-9]*)?")
 
 
 def _quote(path: str) -> str:
-    # urllib.parse (and the ipaddress module it loads) is imported where it is used, so
-    # that `import bare` does not pay for it: see tests/test_import_cost.py.
-    from urllib.parse import quote
-
     return quote(path, safe=_PATH_SAFE, errors="surrogatepass")
 
 

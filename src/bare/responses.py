@@ -17,6 +17,7 @@ from ._concurrency import (
 )
 from ._cookies import cookie_header
 from ._json import dumps
+from ._quoting import quote
 from .headers import MutableHeaders, append_header, encode_header, encode_headers, set_header
 from .middleware import RESPONSE_HEADERS_KEY
 from .types import Message, Receive, Scope, Send
@@ -472,8 +473,6 @@ class RedirectResponse(Response):
                 f"redirect status must be one of 301, 302, 303, 307, 308, not {status}"
             )
         super().__init__(b"", status, headers, content_type=None, background=background)
-        from urllib.parse import quote  # here, not at import: see tests/test_import_cost.py
-
         self.set_header("location", quote(location, safe=_URL_SAFE))
 
 
@@ -892,10 +891,19 @@ _ENCODED_TYPES = {
 }
 
 
-def _guess_type(name: str) -> str:
-    import mimetypes  # NOTE: lazy, as `import bare` stays cheap
+_guess: Callable[[str], tuple[str | None, str | None]] | None = None
 
-    guessed, encoding = mimetypes.guess_type(name)
+
+def _guess_type(name: str) -> str:
+    global _guess
+    guess = _guess
+    if guess is None:
+        # Imported on the first file served, then kept: `import bare` stays cheap, and an
+        # import statement here would run the import machinery for every file.
+        from mimetypes import guess_type
+
+        guess = _guess = guess_type
+    guessed, encoding = guess(name)
     if encoding is not None:
         return _ENCODED_TYPES.get(encoding, "application/octet-stream")
     if guessed is None:
@@ -906,8 +914,6 @@ def _guess_type(name: str) -> str:
 def _disposition(filename: str) -> str:
     ascii_name = filename.encode("ascii", "replace").decode("ascii")
     ascii_name = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in ascii_name)
-    from urllib.parse import quote
-
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

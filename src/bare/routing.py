@@ -15,6 +15,7 @@ from ._concurrency import is_async_callable
 from ._endpoints import http_endpoint, websocket_endpoint
 from ._errors import SERVER_EXCEPTION_KEY
 from ._paths import route_path
+from ._quoting import quote
 from ._speedups import router_impl
 from ._table import ANY_METHOD, RouteConflictError, Table, TableBuilder, TableEntry
 from ._templates import PathTemplate, RouteError, parse_template
@@ -1177,8 +1178,6 @@ class Router(MethodShortcuts):
             # The template quotes the prefix as route literals are quoted.
             prefix = mount.template.build(prefix_params) if mount.path else ""
             if child_name is None:
-                from urllib.parse import quote
-
                 return prefix + "/" + quote(str(rest).lstrip("/"), safe=_LOCATION_SAFE)
             if child_url_path_for is None:
                 return None
@@ -1195,8 +1194,6 @@ class Router(MethodShortcuts):
 
 def location_for(scope: Scope, path: str) -> str:
     """A relative Location for `path` in this app: root_path + quoted path + query."""
-    from urllib.parse import quote  # here, not at import: see tests/test_import_cost.py
-
     root_path = scope.get("root_path", "")
     location = quote(root_path + path, safe=_LOCATION_SAFE, errors="surrogatepass")
     query: bytes = scope.get("query_string", b"")
