@@ -181,7 +181,11 @@ class FormData(Mapping[str, "str | UploadFile"]):
         self,
         items: Mapping[str, str | UploadFile] | Iterable[tuple[str, str | UploadFile]] = (),
     ) -> None:
-        if isinstance(items, FormData):
+        # A list (what the parsers give) skips the isinstance checks: both go through
+        # the ABC machinery, FormData being a Mapping.
+        if type(items) is list:
+            pairs = list(items)
+        elif isinstance(items, FormData):
             pairs = items.multi_items()
         elif isinstance(items, Mapping):
             pairs = list(items.items())
