@@ -23,6 +23,8 @@ from _thread import allocate_lock
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._lazy import Lazy
+
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
     from collections.abc import Awaitable
@@ -43,20 +45,12 @@ T = TypeVar("T")
 
 DEFAULT_STREAM_THREADS = 64
 
-_get_running_loop: Callable[[], AbstractEventLoop] | None = None
-
-
-def _load_asyncio() -> Callable[[], AbstractEventLoop]:
-    global _get_running_loop
-    from asyncio import get_running_loop
-
-    _get_running_loop = get_running_loop
-    return get_running_loop
+_RUNNING_LOOP: Lazy[Callable[[], AbstractEventLoop]] = Lazy("asyncio", "get_running_loop")
 
 
 async def run_in_threadpool(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run `func(*args, **kwargs)` in the loop's default executor, keeping context vars."""
-    loop = (_get_running_loop or _load_asyncio())()
+    loop = (_RUNNING_LOOP.value or _RUNNING_LOOP.load())()
     context = contextvars.copy_context()
     call = functools.partial(context.run, func, *args, **kwargs)
     return await loop.run_in_executor(None, call)
@@ -92,7 +86,7 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 async def run_in_stream_thread(func: Callable[..., T], *args: Any) -> T:
     """Run `func(*args)` in the stream pool, keeping context vars."""
-    loop = (_get_running_loop or _load_asyncio())()
+    loop = (_RUNNING_LOOP.value or _RUNNING_LOOP.load())()
     call = functools.partial(contextvars.copy_context().run, func, *args)
     return await loop.run_in_executor(_stream_pool or _new_stream_pool(), call)
 
@@ -213,15 +207,14 @@ def is_async_callable(obj: Any) -> bool:
 # -- time limits --------------------------------------------------------------------------
 
 if sys.version_info >= (3, 11):
+    _TIMEOUT: Lazy[Callable[[float], Any]] = Lazy("asyncio", "timeout")
 
     async def within(seconds: float, operation: Awaitable[T]) -> T:
         """Await `operation` in this task for at most `seconds`; `asyncio.TimeoutError`
         after that. A cancellation of the task always goes through, unlike with
         `asyncio.wait_for` before Python 3.12, which lost one that came as the operation
         ended (tests/test_concurrency.py shows it)."""
-        import asyncio
-
-        async with asyncio.timeout(seconds):
+        async with (_TIMEOUT.value or _TIMEOUT.load())(seconds):
             return await operation
 
 else:  # Python 3.10: asyncio.timeout is new in 3.11

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._endpoints import to_response
 from ._json import dumps
+from ._lazy import Lazy
 from .exceptions import HTTPException
 from .responses import (
     _JSON_TYPE,
@@ -205,15 +206,8 @@ def not_modified_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[b
 
 # -- the hash behind the ETags the route option makes -------------------------------------
 
-_sha256: Callable[[bytes], Any] | None = None
-
-
-def _load_sha256() -> Callable[[bytes], Any]:
-    global _sha256
-    from hashlib import sha256  # here: only apps that make ETags pay for the import
-
-    _sha256 = sha256
-    return sha256
+# Only apps that make ETags pay for the import (see bare._lazy).
+_SHA256: Lazy[Callable[[bytes], Any]] = Lazy("hashlib", "sha256")
 
 
 def etag_for(body: bytes) -> bytes:
@@ -223,7 +217,7 @@ def etag_for(body: bytes) -> bytes:
     (CPUs with SHA extensions, which most current ones have; see
     docs/conditional-responses.md), and no one can make two bodies share a tag.
     """
-    return b'"%.32b"' % hexlify((_sha256 or _load_sha256())(body).digest())
+    return b'"%.32b"' % hexlify((_SHA256.value or _SHA256.load())(body).digest())
 
 
 # -- the route option ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ._concurrency import run_in_threadpool
+from ._lazy import Lazy
 from .exceptions import HTTPException
 from .headers import Headers
 
@@ -406,37 +407,21 @@ async def read_form(
     media_type, _, params = request.header("content-type").partition(";")
     media_type = media_type.strip().lower()
     if media_type == URLENCODED:
-        parse_urlencoded = _parse_urlencoded or _load_urlencoded()
+        parse_urlencoded = _PARSE_URLENCODED.value or _PARSE_URLENCODED.load()
         return parse_urlencoded(await request.body(), limits)
     if media_type == MULTIPART:
         boundary = multipart_boundary(params)
-        parse_multipart = _parse_multipart or _load_multipart()
+        parse_multipart = _PARSE_MULTIPART.value or _PARSE_MULTIPART.load()
         return await parse_multipart(request.stream(), boundary, limits)
     raise HTTPException(415, f"Content-Type must be {URLENCODED} or {MULTIPART}")
 
 
-# The parsers, imported by the first form of their kind and then kept (an import statement
-# here would run the import machinery on every form read); the multipart one loads the
-# `multipart` package and `tempfile`.
-_parse_urlencoded: Callable[[bytes, FormLimits], FormData] | None = None
-_parse_multipart: Callable[[AsyncIterator[bytes], str, FormLimits], Awaitable[FormData]] | None
-_parse_multipart = None
-
-
-def _load_urlencoded() -> Callable[[bytes, FormLimits], FormData]:
-    global _parse_urlencoded
-    from ._urlencoded import parse_urlencoded
-
-    _parse_urlencoded = parse_urlencoded
-    return parse_urlencoded
-
-
-def _load_multipart() -> Callable[[AsyncIterator[bytes], str, FormLimits], Awaitable[FormData]]:
-    global _parse_multipart
-    from ._multipart import parse_multipart
-
-    _parse_multipart = parse_multipart
-    return parse_multipart
+# The parsers, imported by the first form of their kind (see bare._lazy); the multipart
+# one loads the `multipart` package and `tempfile`.
+_PARSE_URLENCODED: Lazy[Callable[[bytes, FormLimits], FormData]]
+_PARSE_URLENCODED = Lazy("bare._urlencoded", "parse_urlencoded")
+_PARSE_MULTIPART: Lazy[Callable[[AsyncIterator[bytes], str, FormLimits], Awaitable[FormData]]]
+_PARSE_MULTIPART = Lazy("bare._multipart", "parse_multipart")
 
 
 def multipart_boundary(params: str) -> str:

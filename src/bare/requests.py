@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._concurrency import within
 from ._json import JSONDecodeError, loads
+from ._lazy import Lazy
 from ._paths import full_path
 from ._query import TooManyItems, parse_query
 from ._quoting import quote
@@ -293,7 +294,7 @@ class HTTPConnection:
         descriptions are checked either way (`ValueError`); without the middleware
         the metric is dropped, so handlers need not know whether it is there.
         """
-        timer = _ServerTimer or _load_server_timer()
+        timer = _SERVER_TIMER.value or _SERVER_TIMER.load()
         return timer(self.scope.get(SERVER_TIMING_KEY), name, duration, description)
 
     def _from_middleware(self, key: str, middleware: str, module: str) -> Any:
@@ -471,7 +472,7 @@ class Request(HTTPConnection):
         package; files are closed when the request ends (or by `await request.close()`).
         """
         if self._form is None:
-            read_form = _read_form or _load_read_form()
+            read_form = _READ_FORM.value or _READ_FORM.load()
             self._form = await read_form(self, self._form_limits, limits)
             self._deferred = True
         return self._form
@@ -506,7 +507,7 @@ class Request(HTTPConnection):
         response cannot be sent."""
         tasks = self._tasks
         if tasks is None:
-            tasks = self._tasks = (_BackgroundTasks or _load_background_tasks())()
+            tasks = self._tasks = (_BACKGROUND_TASKS.value or _BACKGROUND_TASKS.load())()
             self._deferred = True
         tasks.add_task(func, *args, **kwargs)
 
@@ -514,38 +515,11 @@ class Request(HTTPConnection):
         return f"<Request {self.method} {self.path}>"
 
 
-# What only some handlers use, imported on first use and then kept: an import statement in
-# a method would run the import machinery on every call (about 10k instructions on 3.11,
-# as much as a whole request), and importing them with this module would load them for
-# apps that never use them.
-_read_form: Callable[[Request, FormLimits | None, FormLimitArgs], Awaitable[FormData]] | None
-_read_form = None
-_BackgroundTasks: type[BackgroundTasks] | None = None
-_ServerTimer: type[ServerTimer] | None = None
-
-
-def _load_read_form() -> Callable[[Request, FormLimits | None, FormLimitArgs], Awaitable[FormData]]:
-    global _read_form
-    from .forms import read_form
-
-    _read_form = read_form
-    return read_form
-
-
-def _load_background_tasks() -> type[BackgroundTasks]:
-    global _BackgroundTasks
-    from .background import BackgroundTasks
-
-    _BackgroundTasks = BackgroundTasks
-    return BackgroundTasks
-
-
-def _load_server_timer() -> type[ServerTimer]:
-    global _ServerTimer
-    from ._server_timing import ServerTimer
-
-    _ServerTimer = ServerTimer
-    return ServerTimer
+# What only some handlers use, imported on first use (see bare._lazy).
+_READ_FORM: Lazy[Callable[[Request, FormLimits | None, FormLimitArgs], Awaitable[FormData]]]
+_READ_FORM = Lazy("bare.forms", "read_form")
+_BACKGROUND_TASKS: Lazy[type[BackgroundTasks]] = Lazy("bare.background", "BackgroundTasks")
+_SERVER_TIMER: Lazy[type[ServerTimer]] = Lazy("bare._server_timing", "ServerTimer")
 
 
 def _too_large(limit: int) -> HTTPException:

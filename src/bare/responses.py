@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterable, Iterable, Mapping
 from stat import S_ISREG
-from types import EllipsisType, ModuleType
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from ._concurrency import (
@@ -17,12 +17,15 @@ from ._concurrency import (
 )
 from ._cookies import cookie_header
 from ._json import dumps
+from ._lazy import Lazy
 from ._quoting import quote
 from .headers import MutableHeaders, append_header, encode_header, encode_headers, set_header
 from .middleware import RESPONSE_HEADERS_KEY
 from .types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from .background import BackgroundTask
 
 __all__ = [
@@ -81,27 +84,22 @@ class _NoBody:
 _UNSET_BODY: Any = _NoBody()
 
 
-_tasks_module: ModuleType | None = None
-
-
-def _tasks() -> ModuleType:
-    """`bare.background`, imported by the first response or request with tasks and then
-    kept (an import statement here would run the import machinery on every call)."""
-    global _tasks_module
-    if _tasks_module is None:
-        from . import background
-
-        _tasks_module = background
-    return _tasks_module
+# What only some responses need, imported on first use (see bare._lazy).
+_CHECK_BACKGROUND: Lazy[Callable[[Any], Any]] = Lazy("bare.background", "check_background")
+_RUN_TASKS: Lazy[Callable[[Any, Scope], Awaitable[None]]] = Lazy("bare.background", "run_tasks")
+_GUESS_TYPE: Lazy[Callable[[str], tuple[str | None, str | None]]]
+_GUESS_TYPE = Lazy("mimetypes", "guess_type")
+_EVALUATE: Lazy[Callable[[Scope, bytes, float], int | None]]
+_EVALUATE = Lazy("bare._conditional", "evaluate")
 
 
 def _background(background: Any) -> Any:
-    return (_tasks_module or _tasks()).check_background(background)
+    return (_CHECK_BACKGROUND.value or _CHECK_BACKGROUND.load())(background)
 
 
 async def run_background_tasks(background: Any, scope: Scope) -> None:
     """Run `background` (a task or tasks), as `bare.background.run_tasks` does."""
-    await (_tasks_module or _tasks()).run_tasks(background, scope)
+    await (_RUN_TASKS.value or _RUN_TASKS.load())(background, scope)
 
 
 def _both(original: str, alias: str) -> TypeError:
@@ -770,7 +768,6 @@ class FileResponse(Response):
 _PATHSEND = "http.response.pathsend"
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from io import BufferedReader
 
 
@@ -891,19 +888,8 @@ _ENCODED_TYPES = {
 }
 
 
-_guess: Callable[[str], tuple[str | None, str | None]] | None = None
-
-
 def _guess_type(name: str) -> str:
-    global _guess
-    guess = _guess
-    if guess is None:
-        # Imported on the first file served, then kept: `import bare` stays cheap, and an
-        # import statement here would run the import machinery for every file.
-        from mimetypes import guess_type
-
-        guess = _guess = guess_type
-    guessed, encoding = guess(name)
+    guessed, encoding = (_GUESS_TYPE.value or _GUESS_TYPE.load())(name)
     if encoding is not None:
         return _ENCODED_TYPES.get(encoding, "application/octet-stream")
     if guessed is None:
@@ -925,15 +911,4 @@ def file_etag(stat: os.stat_result) -> str:
 def _precondition(scope: Scope, etag: str, mtime: float) -> int | None:
     """304 or 412 if the request's preconditions ask for it (RFC 9110 13.2.2), else
     None: see `bare._conditional.evaluate`, which every conditional answer goes through."""
-    return (_evaluate or _load_evaluate())(scope, etag.encode("ascii"), mtime)
-
-
-_evaluate: Callable[[Scope, bytes, float], int | None] | None = None
-
-
-def _load_evaluate() -> Callable[[Scope, bytes, float], int | None]:
-    global _evaluate
-    from ._conditional import evaluate  # here: only requests for files load it
-
-    _evaluate = evaluate
-    return evaluate
+    return (_EVALUATE.value or _EVALUATE.load())(scope, etag.encode("ascii"), mtime)
